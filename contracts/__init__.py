@@ -1,0 +1,1 @@
+"""Sharing requests, authorised-operation agreements, grants, objections and transactions."""

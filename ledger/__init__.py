@@ -1,0 +1,1 @@
+"""The ledger: entries, Merkle tree, checkpoints, and the one way to append."""

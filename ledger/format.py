@@ -1,0 +1,149 @@
+"""Ledger format v1: statements, entries, leaf hashes, times (see docs/ledger-format.md).
+
+Pure functions over plain dicts and bytes; no Django, so the offline verifier uses them too.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from crypto.canonical import canonical, check_ledger_value
+from crypto.errors import CanonicalizationError
+from crypto.sm3 import sm3, sm3_hex
+
+VERSION = 1
+ZERO_HASH = "0" * 64
+STATEMENT_FIELDS = frozenset(
+    {"v", "ledger", "kind", "actor", "key", "subject", "payload", "nonce", "time"}
+)
+ENTRY_FIELDS = frozenset({"v", "seq", "prev", "statement", "sig", "recorded"})
+
+_TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
+_HEX64_RE = re.compile(r"^[0-9a-f]{64}$")
+_KIND_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
+_B64_RE = re.compile(r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$")
+MAX_TEXT = 512
+
+
+class FormatError(ValueError):
+    """A statement or entry breaks format v1; ``field`` names the offending field."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+def format_time(moment: datetime) -> str:
+    """UTC as ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (six fractional digits)."""
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime: ledger times must be timezone-aware")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_time(text: Any, field: str = "time") -> datetime:
+    """Inverse of :func:`format_time`; FormatError naming ``field`` otherwise."""
+    if not isinstance(text, str) or not _TIME_RE.match(text):
+        raise FormatError(field, "must be UTC time written YYYY-MM-DDTHH:MM:SS.ffffffZ")
+    try:
+        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    except ValueError:
+        raise FormatError(field, "is not a real calendar time") from None
+
+
+def now_text() -> str:
+    return format_time(datetime.now(UTC))
+
+
+def is_hex64(value: Any) -> bool:
+    return isinstance(value, str) and bool(_HEX64_RE.match(value))
+
+
+def b64decode_strict(text: Any, field: str) -> bytes:
+    """Standard base64 with padding, nothing else; FormatError naming ``field``."""
+    if not isinstance(text, str) or not text or not _B64_RE.match(text):
+        raise FormatError(field, "must be standard base64 with padding")
+    try:
+        return base64.b64decode(text, validate=True)
+    except binascii.Error:
+        raise FormatError(field, "must be standard base64 with padding") from None
+
+
+def b64encode(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _text(statement: dict[str, Any], field: str) -> str:
+    value = statement.get(field)
+    if not isinstance(value, str) or not value:
+        raise FormatError(f"statement.{field}", "must be a non-empty string")
+    if len(value) > MAX_TEXT:
+        raise FormatError(f"statement.{field}", f"is longer than {MAX_TEXT} characters")
+    return value
+
+
+def check_statement(statement: Any) -> None:
+    """Refuse a statement that is not a v1 statement object, naming the field."""
+    if not isinstance(statement, dict):
+        raise FormatError("statement", "must be a JSON object")
+    missing = STATEMENT_FIELDS - statement.keys()
+    if missing:
+        raise FormatError(f"statement.{sorted(missing)[0]}", "is missing")
+    extra = statement.keys() - STATEMENT_FIELDS
+    if extra:
+        raise FormatError(f"statement.{sorted(extra)[0]}", "is not a v1 statement field")
+    if statement["v"] != VERSION or isinstance(statement["v"], bool):
+        raise FormatError("statement.v", f"must be {VERSION}")
+    for field in ("ledger", "actor", "subject", "nonce"):
+        _text(statement, field)
+    if not _KIND_RE.match(_text(statement, "kind")):
+        raise FormatError("statement.kind", "must be dotted lowercase words, e.g. app.thing.done")
+    for field in ("key", "payload"):
+        if not is_hex64(statement[field]):
+            raise FormatError(f"statement.{field}", "must be 64 lowercase hex characters")
+    parse_time(statement["time"], "statement.time")
+
+
+def statement_bytes(statement: dict[str, Any]) -> bytes:
+    """The exact bytes an actor signs: the canonical statement."""
+    return canonical(statement)
+
+
+def payload_bytes(payload: Any) -> bytes:
+    """Canonical payload bytes under the ledger profile (no floats, safe integers)."""
+    try:
+        check_ledger_value(payload)
+    except CanonicalizationError as exc:
+        raise FormatError("payload" + exc.path[1:], exc.reason) from None
+    return canonical(payload)
+
+
+def payload_hash(payload: Any) -> str:
+    """What ``statement.payload`` must equal: SM3 of the canonical payload."""
+    return sm3_hex(payload_bytes(payload))
+
+
+def make_entry(
+    *, seq: int, prev: str, statement: dict[str, Any], sig: str, recorded: str
+) -> dict[str, Any]:
+    return {
+        "v": VERSION,
+        "seq": seq,
+        "prev": prev,
+        "statement": statement,
+        "sig": sig,
+        "recorded": recorded,
+    }
+
+
+def entry_bytes(entry: dict[str, Any]) -> bytes:
+    return canonical(entry)
+
+
+def leaf_hash(entry_data: bytes) -> bytes:
+    """SM3(0x00 || entry bytes) (RFC 9162 leaf hash with SM3)."""
+    return sm3(b"\x00" + entry_data)
