@@ -143,7 +143,9 @@ class PublicKey:
     def point(self) -> bytes:
         """The uncompressed point 04 || x || y."""
         numbers = self._key.public_numbers()
-        return b"\x04" + numbers.x.to_bytes(32, "big") + numbers.y.to_bytes(32, "big")
+        x: int = numbers.x
+        y: int = numbers.y
+        return b"\x04" + x.to_bytes(32, "big") + y.to_bytes(32, "big")
 
     def z(self, distid: bytes = DEFAULT_ID) -> bytes:
         """Z_A = SM3(ENTL || ID || a || b || xG || yG || xA || yA) (GB/T 32918.2 5.5)."""

@@ -21,7 +21,7 @@ def new(data: bytes = b"") -> Hasher:
     hasher = hashlib.new("sm3")
     if data:
         hasher.update(data)
-    return hasher  # type: ignore[return-value]
+    return hasher
 
 
 def sm3(data: bytes) -> bytes:

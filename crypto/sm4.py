@@ -6,8 +6,9 @@ CSPRNG: safe for far more messages than a custodial-key store will ever encrypt 
 key). ``associated_data`` binds the ciphertext to its context (for a custodial key: the
 key id), so a blob moved to another row does not decrypt. Tampering raises DecryptionError.
 
-``transform`` exposes the raw block-cipher modes (ECB, CBC, OFB, CFB, CTR) for test vectors
-and interoperability only; nothing in Shulian stores data with them.
+``transform`` exposes the raw block-cipher modes (ECB, CBC, OFB, CFB, CTR), and
+``ccm_encrypt`` / ``ccm_decrypt`` SM4-CCM, for test vectors and interoperability only; nothing
+in Shulian stores data with them.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import os
 from typing import Literal
 
 from tongsuopy.crypto.ciphers import Cipher, algorithms, modes
-from tongsuopy.crypto.ciphers.aead import SM4GCM
+from tongsuopy.crypto.ciphers.aead import SM4CCM, SM4GCM
 
 from crypto.errors import CryptoError, DecryptionError
 
@@ -41,7 +42,10 @@ def _check_key(key: bytes) -> None:
 def gcm_encrypt(key: bytes, nonce: bytes, plaintext: bytes, associated_data: bytes = b"") -> bytes:
     """SM4-GCM with an explicit nonce: ciphertext || 16-byte tag. Never reuse a nonce."""
     _check_key(key)
-    return bytes(SM4GCM(key).encrypt(nonce, plaintext, associated_data or None))
+    try:
+        return bytes(SM4GCM(key).encrypt(nonce, plaintext, associated_data or None))
+    except ValueError as exc:
+        raise CryptoError(f"SM4-GCM: {exc}") from None
 
 
 def gcm_decrypt(key: bytes, nonce: bytes, data: bytes, associated_data: bytes = b"") -> bytes:
@@ -54,6 +58,28 @@ def gcm_decrypt(key: bytes, nonce: bytes, data: bytes, associated_data: bytes = 
     except Exception:
         raise DecryptionError(
             "SM4-GCM authentication failed: wrong key, wrong context or tampered data"
+        ) from None
+
+
+def ccm_encrypt(key: bytes, nonce: bytes, plaintext: bytes, associated_data: bytes = b"") -> bytes:
+    """SM4-CCM (RFC 8998) with a 7..13-byte nonce: ciphertext || 16-byte tag (interop only)."""
+    _check_key(key)
+    try:
+        return bytes(SM4CCM(key).encrypt(nonce, plaintext, associated_data or None))
+    except ValueError as exc:
+        raise CryptoError(f"SM4-CCM: {exc}") from None
+
+
+def ccm_decrypt(key: bytes, nonce: bytes, data: bytes, associated_data: bytes = b"") -> bytes:
+    """Inverse of :func:`ccm_encrypt`; DecryptionError when the tag does not verify."""
+    _check_key(key)
+    if len(data) < TAG_SIZE:
+        raise DecryptionError("SM4-CCM ciphertext is shorter than its tag")
+    try:
+        return bytes(SM4CCM(key).decrypt(nonce, data, associated_data or None))
+    except Exception:
+        raise DecryptionError(
+            "SM4-CCM authentication failed: wrong key, wrong context or tampered data"
         ) from None
 
 

@@ -1,0 +1,121 @@
+"""Ledger tables. Entries, payloads, Merkle nodes and checkpoints are append-only: the
+database refuses UPDATE and DELETE on them (triggers created by migration 0002)."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class KeyUse(models.TextChoices):
+    STATEMENT = "statement", "statement"
+    LEDGER = "ledger", "ledger"
+    WITNESS = "witness", "witness"
+
+
+class LedgerKey(models.Model):
+    """A registered SM2 public key and the participant (``owner`` code) it belongs to.
+
+    ``owner`` is a participant code, the ledger's origin for the ledger's own key, or the
+    department code of a witness. The operators app links codes to participants.
+    """
+
+    key_id = models.CharField(max_length=64, unique=True)
+    owner = models.CharField(max_length=128, db_index=True)
+    name = models.CharField(max_length=128, help_text="name in note signature lines")
+    use = models.CharField(max_length=16, choices=KeyUse.choices, default=KeyUse.STATEMENT)
+    pem = models.TextField()
+    valid_from = models.DateTimeField()
+    valid_until = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revocation_reason = models.TextField(blank=True)
+    registered_seq = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.owner}:{self.key_id[:16]}"
+
+
+class CustodialKey(models.Model):
+    """A private key the server holds for its owner, SM4-GCM sealed under the master key."""
+
+    key = models.OneToOneField(LedgerKey, on_delete=models.PROTECT, primary_key=True,
+                               related_name="custody")
+    sealed = models.BinaryField()
+
+
+class Entry(models.Model):
+    """One ledger entry: ``data`` holds its exact canonical bytes (UTF-8 JSON)."""
+
+    seq = models.BigIntegerField(primary_key=True)
+    leaf_hash = models.CharField(max_length=64)
+    prev = models.CharField(max_length=64)
+    data = models.TextField()
+    kind = models.CharField(max_length=128, db_index=True)
+    actor = models.CharField(max_length=128, db_index=True)
+    subject = models.CharField(max_length=512, db_index=True)
+    key_id = models.CharField(max_length=64, db_index=True)
+    nonce = models.CharField(max_length=512)
+    payload_hash = models.CharField(max_length=64)
+    statement_time = models.DateTimeField()
+    recorded = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["actor", "nonce"], name="ledger_entry_actor_nonce"),
+            models.CheckConstraint(condition=models.Q(seq__gte=0), name="ledger_entry_seq_gte_0"),
+        ]
+        verbose_name_plural = "entries"
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.kind}"
+
+
+class Payload(models.Model):
+    """The canonical payload beside its entry; ``restricted`` ones are withheld on export
+    from readers without the right to see the subject."""
+
+    entry = models.OneToOneField(Entry, on_delete=models.PROTECT, primary_key=True,
+                                 related_name="payload_row")
+    data = models.TextField()
+    restricted = models.BooleanField(default=False)
+
+
+class MerkleNode(models.Model):
+    """The hash of a complete subtree (level >= 1), stored when it closes.
+
+    ``position`` packs (level, index) as ``level << 48 | index`` so a proof fetches all
+    the nodes it needs with one ``IN`` query.
+    """
+
+    position = models.BigIntegerField(primary_key=True)
+    hash = models.CharField(max_length=64)
+
+    LEVEL_SHIFT = 48
+
+    @classmethod
+    def pack(cls, level: int, index: int) -> int:
+        return (level << cls.LEVEL_SHIFT) | index
+
+    @classmethod
+    def unpack(cls, position: int) -> tuple[int, int]:
+        return position >> cls.LEVEL_SHIFT, position & ((1 << cls.LEVEL_SHIFT) - 1)
+
+
+class Checkpoint(models.Model):
+    """A signed tree head; ``note`` is the ledger-signed note (witness lines are added
+    from cosignatures when served)."""
+
+    size = models.BigIntegerField(unique=True)
+    root = models.CharField(max_length=64)
+    note = models.TextField()
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["size"]
+        get_latest_by = "size"
+
+    def __str__(self) -> str:
+        return f"checkpoint {self.size}"

@@ -1,0 +1,80 @@
+"""Database triggers that make the ledger tables append-only, on SQLite and PostgreSQL.
+
+Migration 0002 installs them; tests that simulate an attacker with database access remove
+and reinstall them through :func:`drop` and :func:`install`, the same SQL.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+APPEND_ONLY_TABLES = ("ledger_entry", "ledger_payload", "ledger_merklenode", "ledger_checkpoint")
+
+
+def _sqlite_install(table: str) -> list[str]:
+    return [
+        f"CREATE TRIGGER IF NOT EXISTS {table}_no_update BEFORE UPDATE ON {table} "
+        f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: UPDATE refused'); END",
+        f"CREATE TRIGGER IF NOT EXISTS {table}_no_delete BEFORE DELETE ON {table} "
+        f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: DELETE refused'); END",
+    ]
+
+
+def _sqlite_drop(table: str) -> list[str]:
+    return [f"DROP TRIGGER IF EXISTS {table}_no_update", f"DROP TRIGGER IF EXISTS {table}_no_delete"]
+
+
+_PG_FUNCTION = """
+CREATE OR REPLACE FUNCTION ledger_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP
+        USING ERRCODE = 'insufficient_privilege';
+END
+$$
+"""
+
+
+def _pg_install(table: str) -> list[str]:
+    return [
+        f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}",
+        f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+        "FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change()",
+        f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}",
+        f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+        "FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change()",
+    ]
+
+
+def _pg_drop(table: str) -> list[str]:
+    return [
+        f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}",
+        f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}",
+    ]
+
+
+def install_statements(vendor: str) -> list[str]:
+    if vendor == "postgresql":
+        return [_PG_FUNCTION] + [s for t in APPEND_ONLY_TABLES for s in _pg_install(t)]
+    if vendor == "sqlite":
+        return [s for t in APPEND_ONLY_TABLES for s in _sqlite_install(t)]
+    raise NotImplementedError(f"append-only triggers are not written for {vendor}")
+
+
+def drop_statements(vendor: str) -> list[str]:
+    if vendor == "postgresql":
+        return [s for t in APPEND_ONLY_TABLES for s in _pg_drop(t)]
+    if vendor == "sqlite":
+        return [s for t in APPEND_ONLY_TABLES for s in _sqlite_drop(t)]
+    raise NotImplementedError(f"append-only triggers are not written for {vendor}")
+
+
+def install(connection: Any) -> None:
+    with connection.cursor() as cursor:
+        for statement in install_statements(connection.vendor):
+            cursor.execute(statement)
+
+
+def drop(connection: Any) -> None:
+    with connection.cursor() as cursor:
+        for statement in drop_statements(connection.vendor):
+            cursor.execute(statement)
