@@ -11,7 +11,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from crypto.canonical import canonical, check_ledger_value
+from crypto.canonical import canonical
 from crypto.errors import CanonicalizationError
 from crypto.sm3 import sm3, sm3_hex
 
@@ -116,10 +116,9 @@ def statement_bytes(statement: dict[str, Any]) -> bytes:
 def payload_bytes(payload: Any) -> bytes:
     """Canonical payload bytes under the ledger profile (no floats, safe integers)."""
     try:
-        check_ledger_value(payload)
+        return canonical(payload, ledger_profile=True)
     except CanonicalizationError as exc:
         raise FormatError("payload" + exc.path[1:], exc.reason) from None
-    return canonical(payload)
 
 
 def payload_hash(payload: Any) -> str:
@@ -142,6 +141,24 @@ def make_entry(
 
 def entry_bytes(entry: dict[str, Any]) -> bytes:
     return canonical(entry)
+
+
+def entry_bytes_fast(*, seq: int, prev: str, statement_data: bytes, sig: str, recorded: str) -> (
+    bytes
+):
+    """The canonical entry bytes, assembled around already-canonical statement bytes.
+
+    Equal to ``entry_bytes(make_entry(...))`` (a test holds it so) because every other
+    member is a plain integer, hex, base64 or time text that JCS writes as-is, and the
+    member names are already in sorted order.
+    """
+    if not (is_hex64(prev) and _B64_RE.match(sig) and _TIME_RE.match(recorded)):
+        raise FormatError("entry", "prev, sig or recorded is not in its v1 form")
+    return b"".join((
+        b'{"prev":"', prev.encode(), b'","recorded":"', recorded.encode(), b'","seq":',
+        str(seq).encode(), b',"sig":"', sig.encode(), b'","statement":', statement_data,
+        b',"v":1}',
+    ))
 
 
 def leaf_hash(entry_data: bytes) -> bytes:

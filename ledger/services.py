@@ -20,6 +20,7 @@ from django.db import transaction
 
 from crypto.errors import KeyFormatError
 from crypto.sm2 import PrivateKey, PublicKey
+from crypto.sm3 import sm3_hex
 from ledger import keyring, note, store
 from ledger.errors import AppendRefused, KeyRefused
 from ledger.format import (
@@ -27,10 +28,9 @@ from ledger.format import (
     b64decode_strict,
     b64encode,
     check_statement,
-    entry_bytes,
+    entry_bytes_fast,
     format_time,
     leaf_hash,
-    make_entry,
     parse_time,
     payload_bytes,
     payload_hash,
@@ -56,6 +56,7 @@ class Submission:
 @dataclass(frozen=True)
 class _Checked:
     submission: Submission
+    statement_data: bytes
     payload_text: str
     key: LedgerKey
     time: datetime
@@ -82,7 +83,7 @@ def _check(sub: Submission, keys: dict[str, LedgerKey]) -> _Checked:
     statement = sub.statement
     try:
         check_statement(statement)
-        payload_text = payload_bytes(sub.payload).decode("utf-8")
+        payload_data = payload_bytes(sub.payload)
         signature = b64decode_strict(sub.signature, "signature")
     except FormatError as exc:
         raise AppendRefused(exc.field, exc.reason) from None
@@ -98,22 +99,26 @@ def _check(sub: Submission, keys: dict[str, LedgerKey]) -> _Checked:
     moment = parse_time(statement["time"], "statement.time")
     if not _key_valid_at(key, moment):
         raise AppendRefused("statement.key", "was not valid (or was revoked) at statement.time")
-    if not public_key(key).verify(signature, statement_bytes(statement)):
-        raise AppendRefused("signature", "does not verify over the canonical statement bytes")
-    if payload_hash(sub.payload) != statement["payload"]:
+    if sm3_hex(payload_data) != statement["payload"]:
         raise AppendRefused("statement.payload", "is not the SM3 of the canonical payload")
-    return _Checked(sub, payload_text, key, moment)
+    data = statement_bytes(statement)
+    if not public_key(key).verify(signature, data):
+        raise AppendRefused("signature", "does not verify over the canonical statement bytes")
+    return _Checked(sub, data, payload_data.decode("utf-8"), key, moment)
 
 
 def _check_under_lock(items: Sequence[_Checked], now: datetime) -> None:
     skew = timedelta(seconds=settings.SHULIAN_MAX_CLOCK_SKEW_SECONDS)
+    revoked = dict(
+        LedgerKey.objects.filter(pk__in={item.key.pk for item in items}, revoked_at__lte=now)
+        .values_list("pk", "revoked_at")
+    )
     seen: set[tuple[str, str]] = set()
     for item in items:
         statement = item.submission.statement
         if item.time > now + skew:
             raise AppendRefused("statement.time", "is too far in the future")
-        fresh = LedgerKey.objects.values_list("revoked_at", flat=True).get(pk=item.key.pk)
-        if fresh is not None and fresh <= now:
+        if item.key.pk in revoked:
             raise AppendRefused("statement.key", "has been revoked")
         pair = (statement["actor"], statement["nonce"])
         if pair in seen:
@@ -160,10 +165,8 @@ def _insert(items: Sequence[_Checked], tail: store.Tail, now: datetime) -> list[
     for offset, item in enumerate(items):
         seq = tail.size + offset
         sub = item.submission
-        data = entry_bytes(
-            make_entry(seq=seq, prev=prev, statement=sub.statement, sig=sub.signature,
-                       recorded=recorded)
-        )
+        data = entry_bytes_fast(seq=seq, prev=prev, statement_data=item.statement_data,
+                                sig=sub.signature, recorded=recorded)
         leaf = leaf_hash(data)
         for level, index, node in closed_subtrees(seq, leaf, frontier, SM3):
             nodes.append(MerkleNode(position=MerkleNode.pack(level, index), hash=node.hex()))
@@ -185,7 +188,9 @@ def _insert(items: Sequence[_Checked], tail: store.Tail, now: datetime) -> list[
 
 def _schedule_checkpoint(old_size: int, new_size: int) -> None:
     every = settings.SHULIAN_CHECKPOINT_EVERY
-    if every <= 0 or not settings.CELERY_TASK_ALWAYS_EAGER or old_size // every == new_size // every:
+    if every <= 0 or not settings.CELERY_TASK_ALWAYS_EAGER:
+        return
+    if old_size // every == new_size // every:
         return
     from ledger import tasks
 

@@ -37,10 +37,18 @@ class Tail:
 
 
 def tail() -> Tail:
-    last = Entry.objects.order_by("-seq").values("seq", "leaf_hash", "recorded").first()
-    if last is None:
+    # Raw SQL: this runs under the append lock on every append.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT seq, leaf_hash, recorded FROM ledger_entry ORDER BY seq DESC LIMIT 1"
+        )
+        row = cursor.fetchone()
+    if row is None:
         return Tail(0, ZERO_HASH, None)
-    return Tail(last["seq"] + 1, last["leaf_hash"], last["recorded"])
+    recorded = Entry._meta.get_field("recorded").to_python(row[2])
+    if connection.vendor == "sqlite":
+        recorded = connection.ops.convert_datetimefield_value(recorded, None, connection)
+    return Tail(row[0] + 1, row[1], recorded)
 
 
 class DatabaseStore:
@@ -63,9 +71,14 @@ class DatabaseStore:
             for seq, leaf in Entry.objects.filter(seq__in=leaves).values_list("seq", "leaf_hash"):
                 found[(0, seq)] = bytes.fromhex(leaf)
         if positions:
-            rows = MerkleNode.objects.filter(position__in=positions).values_list("position", "hash")
-            for position, node in rows:
-                found[MerkleNode.unpack(position)] = bytes.fromhex(node)
+            marks = ", ".join(["%s"] * len(positions))
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"SELECT position, hash FROM ledger_merklenode WHERE position IN ({marks})",
+                    positions,
+                )
+                for position, node in cursor.fetchall():
+                    found[MerkleNode.unpack(position)] = bytes.fromhex(node)
         return found
 
 

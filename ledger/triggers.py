@@ -21,7 +21,7 @@ def _sqlite_install(table: str) -> list[str]:
 
 
 def _sqlite_drop(table: str) -> list[str]:
-    return [f"DROP TRIGGER IF EXISTS {table}_no_update", f"DROP TRIGGER IF EXISTS {table}_no_delete"]
+    return [f"DROP TRIGGER IF EXISTS {table}_{op}" for op in ("no_update", "no_delete")]
 
 
 _PG_FUNCTION = """

@@ -1,0 +1,201 @@
+"""Ledger benchmark: appends/s and proof latency beside `openssl speed sm2`, in one run.
+
+It runs in a scratch database of the configured engine (a temporary SQLite file, or a
+temporary PostgreSQL database), so the real ledger never sees benchmark entries.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import statistics
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection
+
+from crypto.bench import openssl_speed, parse_openssl_sm2
+from crypto.sm2 import PrivateKey
+from ledger import keyring, selectors, services
+from ledger.format import b64encode, now_text, payload_hash, statement_bytes
+from ledger.models import LedgerKey
+
+
+def openssl_sm2(seconds: float) -> tuple[float | None, float | None]:
+    """(sign/s, verify/s) of `openssl speed sm2` on this machine, single core."""
+    output = openssl_speed(["-seconds", str(max(1, round(seconds))), "sm2"])
+    parsed = parse_openssl_sm2(output) if output else None
+    return parsed if parsed else (None, None)
+
+
+@contextlib.contextmanager
+def scratch_database() -> Iterator[None]:
+    """Point the default connection at a new, migrated, throwaway database."""
+    settings_dict = connection.settings_dict
+    test = dict(settings_dict.get("TEST") or {})
+    old_test = settings_dict.get("TEST")
+    if connection.vendor == "sqlite":
+        test["NAME"] = f"{settings_dict['NAME']}.bench-{uuid.uuid4().hex[:8]}"
+    else:
+        test["NAME"] = f"shulian_bench_{uuid.uuid4().hex[:8]}"
+    settings_dict["TEST"] = test
+    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+    try:
+        yield
+    finally:
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+        settings_dict["TEST"] = old_test
+
+
+@dataclass(frozen=True)
+class Signer:
+    owner: str
+    key_id: str
+    pem: str  # private key PKCS#8, plain: bench keys only, thrown away with the database
+
+
+def make_signers(count: int) -> list[Signer]:
+    signers = []
+    for number in range(count):
+        owner = f"BENCH{number:02d}"
+        key = services.issue_custodial_key(owner=owner)
+        private = keyring.unseal(key.custody)
+        signers.append(Signer(owner, key.key_id, private.to_pem().decode()))
+    return signers
+
+
+def _presign(args: tuple[Signer, str, int, int]) -> list[tuple[dict[str, Any], str, Any]]:
+    signer, origin, first, count = args
+    private = PrivateKey.from_pem(signer.pem)
+    result = []
+    for number in range(first, first + count):
+        payload = {"n": number, "note": "benchmark entry"}
+        statement = {
+            "v": 1, "ledger": origin, "kind": "bench.entry.appended", "actor": signer.owner,
+            "key": signer.key_id, "subject": f"bench/{number}", "payload": payload_hash(payload),
+            "nonce": uuid.uuid4().hex, "time": now_text(),
+        }
+        result.append((statement, b64encode(private.sign(statement_bytes(statement))), payload))
+    return result
+
+
+def presign(signers: list[Signer], first: int, count: int, workers: int = 1) -> list[
+    services.Submission
+]:
+    """``count`` signed statements spread over the signers (in parallel processes)."""
+    chunk = 2000
+    jobs = [
+        (signers[(start // chunk) % len(signers)], services.origin(), start,
+         min(chunk, first + count - start))
+        for start in range(first, first + count, chunk)
+    ]
+    if workers > 1 and len(jobs) > 1:
+        with ProcessPoolExecutor(workers) as pool:
+            parts = list(pool.map(_presign, jobs))
+    else:
+        parts = [_presign(job) for job in jobs]
+    return [services.Submission(s, sig, p) for part in parts for s, sig, p in part]
+
+
+def _rate(count: int, seconds: float) -> float:
+    return count / seconds if seconds > 0 else float("inf")
+
+
+def _latencies(run: Callable[[], object], samples: int) -> tuple[float, float]:
+    times = []
+    for _ in range(samples):
+        start = time.perf_counter()
+        run()
+        times.append((time.perf_counter() - start) * 1000)
+    times.sort()
+    return statistics.median(times), times[min(len(times) - 1, int(len(times) * 0.99))]
+
+
+def measure_proofs(size: int, samples: int = 200) -> dict[str, float]:
+    rng = random.Random(7)
+    inclusion = _latencies(lambda: selectors.inclusion_proof(rng.randrange(size), size), samples)
+    consistency = _latencies(
+        lambda: selectors.consistency_proof(rng.randint(1, size), size), samples
+    )
+    return {
+        "inclusion_proof_ms_median": round(inclusion[0], 3),
+        "inclusion_proof_ms_p99": round(inclusion[1], 3),
+        "consistency_proof_ms_median": round(consistency[0], 3),
+        "consistency_proof_ms_p99": round(consistency[1], 3),
+    }
+
+
+def run(entries: int, batch: int = 500, openssl_seconds: float = 3.0,
+        report: Callable[[str], None] = print) -> dict[str, Any]:
+    """Single and batched appends, proof latency, and openssl's SM2 figures."""
+    services.ensure_ledger_key()
+    signers = make_signers(4)
+    single_count = max(1, entries // 4)
+    report(f"pre-signing {entries} statements (not timed)…")
+    subs = presign(signers, 0, entries, workers=2)
+
+    start = time.perf_counter()
+    for sub in subs[:single_count]:
+        services.append_many([sub])
+    single = _rate(single_count, time.perf_counter() - start)
+    report(f"single appends: {single:,.0f}/s ({single_count} appends)")
+
+    rest = subs[single_count:]
+    start = time.perf_counter()
+    for offset in range(0, len(rest), batch):
+        services.append_many(rest[offset : offset + batch])
+    batched = _rate(len(rest), time.perf_counter() - start)
+    report(f"batched appends: {batched:,.0f}/s ({len(rest)} in batches of {batch})")
+
+    custodial_ms, _ = _latencies(
+        lambda: services.sign_statement(actor=signers[0].owner, kind="bench.entry.appended",
+                                        subject="bench/custodial", payload={"n": -1}),
+        100,
+    )
+
+    size = selectors.size()
+    proofs = measure_proofs(size)
+    report(f"proofs at size {size}: {proofs}")
+    sign, verify = openssl_sm2(openssl_seconds)
+    return {
+        "database": connection.vendor,
+        "entries": size,
+        "single_appends_per_s": round(single, 1),
+        "batch_appends_per_s": round(batched, 1),
+        "batch_size": batch,
+        "custodial_sign_ms_median": round(custodial_ms, 3),
+        **proofs,
+        "openssl_sm2_sign_per_s": sign,
+        "openssl_sm2_verify_per_s": verify,
+        "batch_vs_openssl_verify": round(batched / verify, 3) if verify else None,
+        "single_vs_openssl_verify": round(single / verify, 3) if verify else None,
+        "keys": LedgerKey.objects.count(),
+    }
+
+
+def fill(entries: int, batch: int = 2000, workers: int = 2,
+         report: Callable[[str], None] = print) -> dict[str, Any]:
+    """Fill the scratch ledger to ``entries`` (signed in parallel, appended in batches),
+    then measure proof latency at that size."""
+    services.ensure_ledger_key()
+    signers = make_signers(4)
+    done = selectors.size()
+    start = time.perf_counter()
+    step = 50_000
+    while done < entries:
+        count = min(step, entries - done)
+        subs = presign(signers, done, count, workers=workers)
+        for offset in range(0, len(subs), batch):
+            services.append_many(subs[offset : offset + batch])
+        done = selectors.size()
+        elapsed = time.perf_counter() - start
+        report(f"{done:,} entries, {_rate(done, elapsed):,.0f}/s overall")
+    fill_rate = _rate(done, time.perf_counter() - start)
+    proofs = measure_proofs(done, samples=500)
+    report(f"proofs at size {done:,}: {proofs}")
+    return {"database": connection.vendor, "entries": done,
+            "fill_per_s_including_signing": round(fill_rate, 1), **proofs}
