@@ -59,9 +59,12 @@ def _walk(value: Any, path: str, *, strict: bool) -> None:
     raise CanonicalizationError(path, f"{type(value).__name__} has no JSON form")
 
 
-def canonical(value: Any) -> bytes:
-    """The RFC 8785 canonical UTF-8 bytes of a JSON-compatible value."""
-    _walk(value, "$", strict=False)
+def canonical(value: Any, *, ledger_profile: bool = False) -> bytes:
+    """The RFC 8785 canonical UTF-8 bytes of a JSON-compatible value.
+
+    With ``ledger_profile`` floats are refused too (see :func:`check_ledger_value`).
+    """
+    _walk(value, "$", strict=ledger_profile)
     try:
         return bytes(rfc8785.dumps(value))
     except Exception as exc:  # rfc8785 raises its own types for what _walk missed
@@ -87,8 +90,16 @@ def parse(data: bytes | str) -> Any:
     def no_constant(token: str) -> Any:
         raise CanonicalizationError("$", f"{token} is not JSON")
 
+    def integer(token: str) -> int | float:
+        # JCS numbers are IEEE 754 doubles: an integer literal beyond +/-(2**53-1), such as
+        # canonical(2.0**53) == b"9007199254740992", reads back as the double it denotes.
+        value = int(token)
+        return value if abs(value) <= MAX_SAFE_INTEGER else float(token)
+
     try:
-        return json.loads(data, object_pairs_hook=no_duplicates, parse_constant=no_constant)
+        return json.loads(
+            data, object_pairs_hook=no_duplicates, parse_constant=no_constant, parse_int=integer
+        )
     except CanonicalizationError:
         raise
     except (ValueError, UnicodeDecodeError) as exc:

@@ -263,7 +263,8 @@ def ensure_ledger_key() -> LedgerKey:
         keyring.store(key, private)
         entry = record(actor=origin(), kind="ledger.key.registered",
                        subject=f"ledger/key/{key.key_id}", payload=_key_payload(key), key=key)
-        LedgerKey.objects.filter(pk=key.pk).update(registered_seq=entry.seq)
+        key.registered_seq = entry.seq
+        key.save(update_fields=["registered_seq"])
     return key
 
 

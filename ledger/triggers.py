@@ -6,9 +6,13 @@ and reinstall them through :func:`drop` and :func:`install`, the same SQL.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-APPEND_ONLY_TABLES = ("ledger_entry", "ledger_payload", "ledger_merklenode", "ledger_checkpoint")
+LEDGER_TABLES = ("ledger_entry", "ledger_payload", "ledger_merklenode", "ledger_checkpoint")
+# Other apps' immutable records, protected the same way by their own migrations.
+CATALOG_TABLES = ("catalog_resourceversion",)
+APPEND_ONLY_TABLES = LEDGER_TABLES + CATALOG_TABLES
 
 
 def _sqlite_install(table: str) -> list[str]:
@@ -52,29 +56,34 @@ def _pg_drop(table: str) -> list[str]:
     ]
 
 
-def install_statements(vendor: str) -> list[str]:
+def install_statements(vendor: str, tables: Sequence[str] = APPEND_ONLY_TABLES) -> list[str]:
     if vendor == "postgresql":
-        return [_PG_FUNCTION] + [s for t in APPEND_ONLY_TABLES for s in _pg_install(t)]
+        return [_PG_FUNCTION] + [s for t in tables for s in _pg_install(t)]
     if vendor == "sqlite":
-        return [s for t in APPEND_ONLY_TABLES for s in _sqlite_install(t)]
+        return [s for t in tables for s in _sqlite_install(t)]
     raise NotImplementedError(f"append-only triggers are not written for {vendor}")
 
 
-def drop_statements(vendor: str) -> list[str]:
+def drop_statements(vendor: str, tables: Sequence[str] = APPEND_ONLY_TABLES) -> list[str]:
     if vendor == "postgresql":
-        return [s for t in APPEND_ONLY_TABLES for s in _pg_drop(t)]
+        return [s for t in tables for s in _pg_drop(t)]
     if vendor == "sqlite":
-        return [s for t in APPEND_ONLY_TABLES for s in _sqlite_drop(t)]
+        return [s for t in tables for s in _sqlite_drop(t)]
     raise NotImplementedError(f"append-only triggers are not written for {vendor}")
 
 
-def install(connection: Any) -> None:
+def _existing(connection: Any, tables: Sequence[str]) -> list[str]:
+    present = set(connection.introspection.table_names())
+    return [table for table in tables if table in present]
+
+
+def install(connection: Any, tables: Sequence[str] = APPEND_ONLY_TABLES) -> None:
     with connection.cursor() as cursor:
-        for statement in install_statements(connection.vendor):
+        for statement in install_statements(connection.vendor, _existing(connection, tables)):
             cursor.execute(statement)
 
 
-def drop(connection: Any) -> None:
+def drop(connection: Any, tables: Sequence[str] = APPEND_ONLY_TABLES) -> None:
     with connection.cursor() as cursor:
-        for statement in drop_statements(connection.vendor):
+        for statement in drop_statements(connection.vendor, _existing(connection, tables)):
             cursor.execute(statement)

@@ -6,11 +6,11 @@ from ledger import triggers
 
 
 def install(apps, schema_editor):
-    triggers.install(schema_editor.connection)
+    triggers.install(schema_editor.connection, triggers.LEDGER_TABLES)
 
 
 def drop(apps, schema_editor):
-    triggers.drop(schema_editor.connection)
+    triggers.drop(schema_editor.connection, triggers.LEDGER_TABLES)
 
 
 class Migration(migrations.Migration):

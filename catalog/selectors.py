@@ -1,0 +1,91 @@
+"""Reads of the catalogue; visibility rules from catalog.access apply to every one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Q, QuerySet
+
+from catalog import access
+from catalog.models import Category, DataProduct, DataResource, ProductStatus, ResourceVersion
+from config.errors import NotFound
+from operators import authz
+
+
+@dataclass(frozen=True)
+class ResourceFilter:
+    text: str = ""
+    category: str = ""
+    grade: str = ""
+    sharing: str = ""
+    opening: str = ""
+    provider: str = ""
+    quality_failing: bool | None = None
+    status: str = ""
+
+
+def _descendants(code: str) -> list[int]:
+    """The category and every category under it (one query per tree level)."""
+    ids = list(Category.objects.filter(code=code).values_list("id", flat=True))
+    frontier = ids
+    while frontier:
+        frontier = list(Category.objects.filter(parent_id__in=frontier).values_list("id",
+                                                                                   flat=True))
+        ids += frontier
+    return ids
+
+
+def search(user: authz.User, criteria: ResourceFilter = ResourceFilter()) -> (
+    QuerySet[DataResource]
+):
+    """Visible resources matching every given criterion, filtered in the database."""
+    query = access.visible(user).select_related("provider", "category")
+    if criteria.text:
+        t = criteria.text
+        query = query.filter(Q(name__icontains=t) | Q(name_en__icontains=t)
+                             | Q(description__icontains=t) | Q(code__icontains=t))
+    if criteria.category:
+        query = query.filter(category_id__in=_descendants(criteria.category))
+    for field in ("grade", "sharing", "opening", "status"):
+        value = getattr(criteria, field)
+        if value:
+            query = query.filter(**{field: value})
+    if criteria.provider:
+        query = query.filter(provider__code=criteria.provider)
+    if criteria.quality_failing is not None:
+        query = query.filter(quality_failing=criteria.quality_failing)
+    return query.order_by("code")
+
+
+def resource(user: authz.User, code: str) -> DataResource:
+    """The resource if ``user`` may see it; NotFound otherwise (the two look alike)."""
+    found = access.visible(user).select_related("provider", "category").filter(code=code).first()
+    if found is None:
+        raise NotFound(f"no resource {code}")
+    return found
+
+
+def versions_of(resource: DataResource) -> QuerySet[ResourceVersion]:
+    return resource.versions.order_by("-number")
+
+
+def products(user: authz.User) -> QuerySet[DataProduct]:
+    """Listed products are public; owners see their own; the authority and regulators all."""
+    query = DataProduct.objects.select_related("owner")
+    if authz.sees_everything(user):
+        return query
+    shown = Q(status=ProductStatus.LISTED)
+    if user.is_authenticated:
+        shown |= Q(owner__in=authz.participants_of(user))
+    return query.filter(shown)
+
+
+def product(user: authz.User, code: str) -> DataProduct:
+    found = products(user).filter(code=code).first()
+    if found is None:
+        raise NotFound(f"no product {code}")
+    return found
+
+
+def categories() -> QuerySet[Category]:
+    return Category.objects.select_related("parent").order_by("code")

@@ -1,0 +1,349 @@
+"""Changes to the catalogue; each public act is one ledger entry in the same transaction.
+
+Drafts are the provider's private work and are not on the ledger; publishing (and every
+revision of a published resource) creates an immutable version whose canonical JSON is
+the payload of a ``catalog.resource.published`` entry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+
+from catalog import access, versions
+from catalog.models import (
+    Category,
+    Certificate,
+    DataItem,
+    DataProduct,
+    DataResource,
+    Desensitisation,
+    Frequency,
+    Grade,
+    Opening,
+    ProductStatus,
+    ResourceStatus,
+    Sharing,
+)
+from config.errors import IllegalTransition, InvalidInput, NotPermitted
+from config.states import Machine
+from crypto.sm3 import sm3_hex
+from ledger import services as ledger
+from operators import authz
+from operators.models import Kind, Participant
+
+RESOURCE_FIELDS = (
+    "name", "name_en", "description", "grade", "sensitivity", "sharing", "sharing_basis",
+    "opening", "update_frequency", "source_system", "data_format", "responsible_person",
+)
+ITEM_FIELDS = ("name", "standard_code", "authoritative", "data_type", "description",
+               "sensitivity", "personal_information", "desensitisation")
+
+PRODUCT = Machine(
+    "product",
+    {
+        (ProductStatus.DRAFT, "submit"): ProductStatus.SUBMITTED,
+        (ProductStatus.REJECTED, "submit"): ProductStatus.SUBMITTED,
+        (ProductStatus.SUBMITTED, "list"): ProductStatus.LISTED,
+        (ProductStatus.SUBMITTED, "reject"): ProductStatus.REJECTED,
+        (ProductStatus.LISTED, "delist"): ProductStatus.DELISTED,
+    },
+)
+CERTIFICATE_KINDS = {"certification", "notarisation", "valuation"}
+
+
+def _choice(field: str, value: Any, choices: Sequence[str]) -> None:
+    if value not in choices:
+        raise InvalidInput(field, f"must be one of {', '.join(choices)}")
+
+
+def _check_fields(fields: dict[str, Any]) -> None:
+    unknown = set(fields) - set(RESOURCE_FIELDS)
+    if unknown:
+        raise InvalidInput(sorted(unknown)[0], "is not a resource field")
+    if "name" in fields and not str(fields["name"]).strip():
+        raise InvalidInput("name", "is required")
+    for field, choices in (("grade", Grade.values), ("sharing", Sharing.values),
+                           ("opening", Opening.values),
+                           ("update_frequency", Frequency.values)):
+        if field in fields:
+            _choice(field, fields[field], choices)
+    if "sensitivity" in fields and fields["sensitivity"] not in (1, 2, 3, 4):
+        raise InvalidInput("sensitivity", "must be a level from 1 to 4")
+
+
+def _check_complete(resource: DataResource) -> None:
+    if resource.sharing != Sharing.UNCONDITIONAL and not resource.sharing_basis.strip():
+        raise InvalidInput("sharing_basis",
+                           "the legal basis is required for conditional or no sharing")
+
+
+def _check_items(resource: DataResource, items: Sequence[dict[str, Any]]) -> None:
+    names: set[str] = set()
+    for index, item in enumerate(items):
+        where = f"items[{index}]"
+        unknown = set(item) - set(ITEM_FIELDS)
+        if unknown:
+            raise InvalidInput(f"{where}.{sorted(unknown)[0]}", "is not a data item field")
+        name = str(item.get("name", "")).strip()
+        if not name:
+            raise InvalidInput(f"{where}.name", "is required")
+        if name in names:
+            raise InvalidInput(f"{where}.name", f"{name!r} appears twice")
+        names.add(name)
+        if not str(item.get("data_type", "")).strip():
+            raise InvalidInput(f"{where}.data_type", "is required")
+        if item.get("sensitivity", 1) not in (1, 2, 3, 4):
+            raise InvalidInput(f"{where}.sensitivity", "must be a level from 1 to 4")
+        _choice(f"{where}.desensitisation", item.get("desensitisation", "none"),
+                Desensitisation.values)
+        if item.get("authoritative") and not item.get("standard_code"):
+            raise InvalidInput(f"{where}.standard_code",
+                               "an authoritative source must name the standard it sources")
+        if item.get("authoritative"):
+            _check_one_source(resource, f"{where}.standard_code", item["standard_code"])
+
+
+def _check_one_source(resource: DataResource, field: str, standard: str) -> None:
+    """一数一源: a data standard has exactly one authoritative source resource."""
+    holder = (
+        DataItem.objects.filter(standard_code=standard, authoritative=True)
+        .exclude(resource=resource).select_related("resource__provider").first()
+    )
+    if holder is not None:
+        raise InvalidInput(
+            field,
+            f"{standard} already has its one source: resource {holder.resource.code} of "
+            f"{holder.resource.provider.name_zh} (一数一源)",
+        )
+
+
+def _replace_items(resource: DataResource, items: Sequence[dict[str, Any]]) -> None:
+    _check_items(resource, items)
+    resource.items.all().delete()
+    DataItem.objects.bulk_create(
+        DataItem(resource=resource, **{k: v for k, v in item.items() if k in ITEM_FIELDS})
+        for item in items
+    )
+
+
+def _provider_for(user: AbstractBaseUser, provider: Participant | None) -> Participant:
+    return authz.acting_for(user, provider, kinds=[Kind.PROVIDER])
+
+
+def create_resource(*, by: AbstractBaseUser, code: str, category: Category,
+                    items: Sequence[dict[str, Any]] = (), provider: Participant | None = None,
+                    **fields: Any) -> DataResource:
+    """A draft catalogue entry of the acting provider department."""
+    owner = _provider_for(by, provider)
+    if not code.strip():
+        raise InvalidInput("code", "is required")
+    if DataResource.objects.filter(code=code).exists():
+        raise InvalidInput("code", f"{code} is already in the catalogue")
+    _check_fields(fields)
+    for required in ("name", "grade", "sensitivity", "sharing", "opening", "update_frequency"):
+        if required not in fields:
+            raise InvalidInput(required, "is required")
+    with transaction.atomic():
+        resource = DataResource(code=code.strip(), provider=owner, category=category, **fields)
+        _check_complete(resource)
+        resource.save()
+        _replace_items(resource, items)
+        access.give_provider_rights(resource)
+    return resource
+
+
+def _require_manager(by: AbstractBaseUser, resource: DataResource) -> Participant:
+    if not access.can_manage(by, resource):
+        raise NotPermitted(f"you do not manage resource {resource.code}")
+    return authz.acting_for(by, resource.provider, kinds=[Kind.PROVIDER])
+
+
+def _publish(resource: DataResource, actor: Participant) -> DataResource:
+    resource.version += 1
+    resource.status = ResourceStatus.PUBLISHED
+    resource.save()
+    content = versions.content(resource)
+    entry = ledger.record(
+        actor=actor.code, kind="catalog.resource.published",
+        subject=versions.subject(resource), payload=content,
+        restricted=resource.opening != Opening.OPEN,
+    )
+    versions.store(resource, content, entry)
+    return resource
+
+
+def publish_resource(*, by: AbstractBaseUser, resource: DataResource) -> DataResource:
+    """Publish a draft (version 1) or re-publish a withdrawn resource as a new version."""
+    actor = _require_manager(by, resource)
+    with transaction.atomic():
+        locked = DataResource.objects.select_for_update().get(pk=resource.pk)
+        if locked.status == ResourceStatus.PUBLISHED:
+            raise_state(locked, "publish", "it is already published; revise it instead")
+        _check_complete(locked)
+        return _publish(locked, actor)
+
+
+def revise_resource(*, by: AbstractBaseUser, resource: DataResource,
+                    items: Sequence[dict[str, Any]] | None = None,
+                    **fields: Any) -> DataResource:
+    """Edit a resource; a published one gets a new version (and entry) at once."""
+    actor = _require_manager(by, resource)
+    _check_fields(fields)
+    with transaction.atomic():
+        locked = DataResource.objects.select_for_update().get(pk=resource.pk)
+        if locked.status == ResourceStatus.WITHDRAWN:
+            raise_state(locked, "revise", "publish it again first")
+        for field, value in fields.items():
+            setattr(locked, field, value)
+        _check_complete(locked)
+        locked.save()
+        if items is not None:
+            _replace_items(locked, items)
+        if locked.status == ResourceStatus.PUBLISHED:
+            _publish(locked, actor)
+    return locked
+
+
+def withdraw_resource(*, by: AbstractBaseUser, resource: DataResource,
+                      reason: str) -> DataResource:
+    actor = _require_manager(by, resource)
+    if not reason.strip():
+        raise InvalidInput("reason", "is required to withdraw a resource")
+    with transaction.atomic():
+        locked = DataResource.objects.select_for_update().get(pk=resource.pk)
+        if locked.status != ResourceStatus.PUBLISHED:
+            raise_state(locked, "withdraw", "only a published resource can be withdrawn")
+        locked.status = ResourceStatus.WITHDRAWN
+        locked.save(update_fields=["status", "updated"])
+        ledger.record(actor=actor.code, kind="catalog.resource.withdrawn",
+                      subject=versions.subject(locked),
+                      payload={"resource": locked.code, "version": locked.version,
+                               "reason": reason.strip()})
+    return locked
+
+
+def raise_state(resource: DataResource, action: str, hint: str) -> None:
+    raise IllegalTransition(f"resource {resource.code} is {resource.status}: cannot {action}; "
+                            f"{hint}")
+
+
+# --- products, listing (挂牌) and certificates ------------------------------------------
+
+
+def _price(value: Any) -> Decimal:
+    try:
+        price = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        raise InvalidInput("price", "must be a decimal amount such as 1250.00") from None
+    if price < 0 or price.as_tuple().exponent < -2:  # type: ignore[operator]
+        raise InvalidInput("price", "must be >= 0 with at most two decimals")
+    return price.quantize(Decimal("0.01"))
+
+
+def _product_payload(product: DataProduct, **extra: Any) -> dict[str, Any]:
+    return {
+        "product": product.code, "owner": product.owner.code, "name": product.name,
+        "resources": sorted(product.resources.values_list("code", flat=True)),
+        "price": str(product.price), "currency": product.currency,
+        "status": product.status, **extra,
+    }
+
+
+def product_subject(product: DataProduct) -> str:
+    return f"catalog/product/{product.code}"
+
+
+def _check_granted(owner: Participant, resources: Sequence[DataResource]) -> None:
+    from contracts import selectors as contracts
+
+    for resource in resources:
+        if not contracts.holds_grant(owner, resource):
+            raise InvalidInput("resources",
+                               f"{owner.code} holds no valid grant for {resource.code}")
+
+
+def create_product(*, by: AbstractBaseUser, code: str, name: str,
+                   resources: Sequence[DataResource], price: Any, currency: str = "CNY",
+                   description: str = "", owner: Participant | None = None) -> DataProduct:
+    """A draft product of an admitted operator or merchant, on resources it was granted."""
+    maker = authz.acting_for(by, owner, kinds=[Kind.OPERATOR, Kind.MERCHANT])
+    if not code.strip() or DataProduct.objects.filter(code=code).exists():
+        raise InvalidInput("code", "is required and must be new")
+    if not name.strip():
+        raise InvalidInput("name", "is required")
+    if not resources:
+        raise InvalidInput("resources", "a product is built on at least one resource")
+    if len(currency) != 3 or not currency.isupper():
+        raise InvalidInput("currency", "must be an ISO 4217 code such as CNY")
+    _check_granted(maker, resources)
+    with transaction.atomic():
+        product = DataProduct.objects.create(code=code.strip(), owner=maker, name=name.strip(),
+                                             description=description, price=_price(price),
+                                             currency=currency)
+        product.resources.set(resources)
+    return product
+
+
+def submit_product(*, by: AbstractBaseUser, product: DataProduct) -> DataProduct:
+    """Submit for compliance review by the data authority."""
+    maker = authz.acting_for(by, product.owner, kinds=[Kind.OPERATOR, Kind.MERCHANT])
+    with transaction.atomic():
+        locked = DataProduct.objects.select_for_update().get(pk=product.pk)
+        locked.status = PRODUCT.check(locked.status, "submit")
+        _check_granted(maker, list(locked.resources.all()))
+        locked.review_reason = ""
+        locked.save(update_fields=["status", "review_reason", "updated"])
+        ledger.record(actor=maker.code, kind="catalog.product.submitted",
+                      subject=product_subject(locked), payload=_product_payload(locked))
+    return locked
+
+
+def review_product(*, by: AbstractBaseUser, product: DataProduct, action: str,
+                   reason: str = "") -> DataProduct:
+    """The data authority's compliance review: list, reject (reason) or delist (reason)."""
+    authority = authz.acting_for(by, kinds=[Kind.AUTHORITY], roles=authz.REVIEW_ROLES)
+    if action not in ("list", "reject", "delist"):
+        raise InvalidInput("action", "must be list, reject or delist")
+    if action != "list" and not reason.strip():
+        raise InvalidInput("reason", f"is required to {action}")
+    with transaction.atomic():
+        locked = DataProduct.objects.select_for_update().get(pk=product.pk)
+        locked.status = PRODUCT.check(locked.status, action)
+        locked.review_reason = reason.strip()
+        locked.save(update_fields=["status", "review_reason", "updated"])
+        past = {"list": "listed", "reject": "rejected", "delist": "delisted"}[action]
+        ledger.record(actor=authority.code, kind=f"catalog.product.{past}",
+                      subject=product_subject(locked),
+                      payload=_product_payload(locked, reason=locked.review_reason))
+    return locked
+
+
+def attach_certificate(*, by: AbstractBaseUser, product: DataProduct, kind: str,
+                       document_name: str, document: bytes, summary: str = "",
+                       issuer: Participant | None = None) -> Certificate:
+    """A third party certifies, notarises or values a product; its own entry records the
+    document's SM3 digest."""
+    party = authz.acting_for(by, issuer, kinds=[Kind.THIRD_PARTY])
+    _choice("kind", kind, sorted(CERTIFICATE_KINDS))
+    if party.service_type != kind:
+        raise NotPermitted(f"{party.code} provides {party.service_type}, not {kind}")
+    if not document:
+        raise InvalidInput("document", "is empty")
+    if not document_name.strip():
+        raise InvalidInput("document_name", "is required")
+    digest = sm3_hex(document)
+    with transaction.atomic():
+        entry = ledger.record(
+            actor=party.code, kind="catalog.certificate.issued",
+            subject=product_subject(product),
+            payload={"product": product.code, "kind": kind, "document": document_name,
+                     "document_sm3": digest, "summary": summary},
+        )
+        return Certificate.objects.create(product=product, issuer=party, kind=kind,
+                                          document_name=document_name, digest=digest,
+                                          summary=summary, entry_seq=entry.seq)

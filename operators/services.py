@@ -1,0 +1,204 @@
+"""Participants: departments, admission of companies (数商入场登记), members and keys.
+
+Each change and its ledger entry commit together.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, Group
+from django.db import transaction
+
+from config.errors import InvalidInput, NotPermitted
+from config.states import Machine
+from crypto.sm3 import sm3_hex
+from ledger import services as ledger
+from ledger.models import LedgerKey
+from operators import authz, uscc
+from operators.models import (
+    GOVERNMENT_KINDS,
+    Kind,
+    Membership,
+    MerchantType,
+    Participant,
+    Role,
+    ServiceType,
+    Status,
+)
+
+REGISTRATION = Machine(
+    "registration",
+    {
+        (Status.APPLIED, "start_review"): Status.UNDER_REVIEW,
+        (Status.UNDER_REVIEW, "admit"): Status.ADMITTED,
+        (Status.UNDER_REVIEW, "reject"): Status.REJECTED,
+        (Status.ADMITTED, "suspend"): Status.SUSPENDED,
+        (Status.SUSPENDED, "reinstate"): Status.ADMITTED,
+        (Status.SUSPENDED, "revoke"): Status.REVOKED,
+    },
+)
+NEEDS_REASON = {"reject", "suspend", "revoke"}
+ENTRY_KIND = {
+    "start_review": "operators.registration.review_started",
+    "admit": "operators.registration.admitted",
+    "reject": "operators.registration.rejected",
+    "suspend": "operators.registration.suspended",
+    "reinstate": "operators.registration.reinstated",
+    "revoke": "operators.registration.revoked",
+}
+
+
+def subject(participant: Participant) -> str:
+    return f"operators/participant/{participant.code}"
+
+
+def _payload(participant: Participant, **extra: Any) -> dict[str, Any]:
+    contacts = "\n".join(
+        [participant.contact_name, participant.contact_phone, participant.contact_email]
+    )
+    return {
+        "code": participant.code, "name_zh": participant.name_zh,
+        "name_en": participant.name_en, "kind": participant.kind,
+        "merchant_type": participant.merchant_type, "service_type": participant.service_type,
+        "status": participant.status, "contacts_sm3": sm3_hex(contacts.encode()), **extra,
+    }
+
+
+def _clean(*, code: str, name_zh: str, kind: str, merchant_type: str,
+           service_type: str) -> str:
+    try:
+        code = uscc.validate(code)
+    except uscc.USCCError as exc:
+        raise InvalidInput("code", f"not a valid unified social credit code: {exc}") from None
+    if not name_zh.strip():
+        raise InvalidInput("name_zh", "is required")
+    if kind not in Kind.values:
+        raise InvalidInput("kind", f"must be one of {', '.join(Kind.values)}")
+    if kind == Kind.MERCHANT and merchant_type not in MerchantType.values:
+        raise InvalidInput("merchant_type", "a data merchant is technical, service or application")
+    if kind != Kind.MERCHANT and merchant_type:
+        raise InvalidInput("merchant_type", "only data merchants have a merchant type")
+    if kind == Kind.THIRD_PARTY and service_type not in ServiceType.values:
+        raise InvalidInput("service_type",
+                           "a third-party service is certification, notarisation or valuation")
+    if kind != Kind.THIRD_PARTY and service_type:
+        raise InvalidInput("service_type", "only third-party services have a service type")
+    if Participant.objects.filter(code=code).exists():
+        raise InvalidInput("code", f"{code} is already registered")
+    return code
+
+
+def _create(*, code: str, name_zh: str, kind: str, status: str, name_en: str = "",
+            merchant_type: str = "", service_type: str = "", **contacts: str) -> Participant:
+    group = Group.objects.create(name=f"participant:{code}")
+    participant = Participant.objects.create(
+        code=code, name_zh=name_zh.strip(), name_en=name_en.strip(), kind=kind,
+        merchant_type=merchant_type, service_type=service_type, status=status, group=group,
+        **contacts,
+    )
+    ledger.issue_custodial_key(owner=code)
+    return participant
+
+
+def register_department(*, code: str, name_zh: str, kind: str, name_en: str = "",
+                        by: Participant | None = None, **contacts: str) -> Participant:
+    """Register a government body (provider, data authority, regulator): admitted at once.
+
+    ``by`` is the data authority registering it; None only when bootstrapping the first
+    authority, which the platform itself records.
+    """
+    if kind not in GOVERNMENT_KINDS and kind != Kind.AUDITOR:
+        raise InvalidInput("kind", "companies apply for admission instead")
+    if by is not None and by.kind != Kind.AUTHORITY:
+        raise NotPermitted("only the data authority registers departments")
+    code = _clean(code=code, name_zh=name_zh, kind=kind, merchant_type="", service_type="")
+    with transaction.atomic():
+        participant = _create(code=code, name_zh=name_zh, kind=kind, name_en=name_en,
+                              status=Status.ADMITTED, **contacts)
+        ledger.record(actor=by.code if by else ledger.origin(),
+                      kind="operators.participant.registered", subject=subject(participant),
+                      payload=_payload(participant))
+    return participant
+
+
+def apply_for_admission(*, code: str, name_zh: str, kind: str, name_en: str = "",
+                        merchant_type: str = "", service_type: str = "",
+                        applicant: AbstractBaseUser | None = None,
+                        **contacts: str) -> Participant:
+    """A company applies to take part (数商入场登记); it signs its own application."""
+    if kind in GOVERNMENT_KINDS:
+        raise InvalidInput("kind", "government bodies are registered by the data authority")
+    code = _clean(code=code, name_zh=name_zh, kind=kind, merchant_type=merchant_type,
+                  service_type=service_type)
+    with transaction.atomic():
+        participant = _create(code=code, name_zh=name_zh, kind=kind, name_en=name_en,
+                              merchant_type=merchant_type, service_type=service_type,
+                              status=Status.APPLIED, **contacts)
+        if applicant is not None:
+            _add_member(participant, applicant, Role.ADMIN)
+        ledger.record(actor=code, kind="operators.registration.applied",
+                      subject=subject(participant), payload=_payload(participant))
+    return participant
+
+
+def review_registration(*, participant: Participant, action: str, by: AbstractBaseUser,
+                        reason: str = "") -> Participant:
+    """One step of the registration state machine, taken by the data authority."""
+    authority = authz.acting_for(by, kinds=[Kind.AUTHORITY], roles=authz.REVIEW_ROLES)
+    if action in NEEDS_REASON and not reason.strip():
+        raise InvalidInput("reason", f"is required to {action}")
+    with transaction.atomic():
+        locked = Participant.objects.select_for_update().get(pk=participant.pk)
+        if locked.is_government:
+            raise NotPermitted("government bodies do not go through admission")
+        locked.status = REGISTRATION.check(locked.status, action)
+        locked.status_reason = reason.strip()
+        locked.save(update_fields=["status", "status_reason", "updated"])
+        ledger.record(actor=authority.code, kind=ENTRY_KIND[action], subject=subject(locked),
+                      payload=_payload(locked, reason=locked.status_reason))
+    return locked
+
+
+def _add_member(participant: Participant, user: AbstractBaseUser, role: str) -> Membership:
+    if role not in Role.values:
+        raise InvalidInput("role", f"must be one of {', '.join(Role.values)}")
+    membership, _ = Membership.objects.update_or_create(
+        user=user, participant=participant, defaults={"role": role}
+    )
+    user.groups.add(participant.group)  # type: ignore[attr-defined]
+    return membership
+
+
+def add_member(*, participant: Participant, user: AbstractBaseUser, role: str,
+               by: AbstractBaseUser | None) -> Membership:
+    """Let ``user`` act for ``participant``; by one of its admins (None: bootstrap/admin)."""
+    if by is not None and not authz.is_member(by, participant, [Role.ADMIN]):
+        raise NotPermitted(f"only an administrator of {participant.code} adds members")
+    with transaction.atomic():
+        membership = _add_member(participant, user, role)
+        ledger.record(
+            actor=participant.code, kind="operators.member.added", subject=subject(participant),
+            payload={"participant": participant.code, "user_sm3": sm3_hex(
+                user.get_username().encode()), "role": role},
+            restricted=True,
+        )
+    return membership
+
+
+def issue_key(*, participant: Participant, by: AbstractBaseUser) -> LedgerKey:
+    """A new custodial key for the participant (the old one stays valid for what it signed)."""
+    if not authz.is_member(by, participant, [Role.ADMIN]):
+        raise NotPermitted(f"only an administrator of {participant.code} manages its keys")
+    current = LedgerKey.objects.filter(owner=participant.code, custody__isnull=False,
+                                       valid_until__isnull=True, revoked_at__isnull=True).first()
+    if current is not None:
+        return ledger.rotate_key(key_id=current.key_id, actor=participant.code)
+    return ledger.issue_custodial_key(owner=participant.code, actor=participant.code)
+
+
+def upload_key(*, participant: Participant, pem: str, by: AbstractBaseUser) -> LedgerKey:
+    """Register a public key whose private half the participant keeps (client signing)."""
+    if not authz.is_member(by, participant, [Role.ADMIN]):
+        raise NotPermitted(f"only an administrator of {participant.code} manages its keys")
+    return ledger.register_key(owner=participant.code, pem=pem, actor=participant.code)
