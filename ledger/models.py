@@ -119,3 +119,64 @@ class Checkpoint(models.Model):
 
     def __str__(self) -> str:
         return f"checkpoint {self.size}"
+
+
+class Cosignature(models.Model):
+    """A witness's cosignature of a checkpoint, verified with its registered key when stored.
+
+    ``line`` is the note signature line ``\u2014 <witness> <base64(blob)>`` served after the
+    ledger's own; ``timestamp`` is the witness's time (seconds) inside the blob.
+    """
+
+    checkpoint = models.ForeignKey(Checkpoint, on_delete=models.PROTECT,
+                                   related_name="cosignatures")
+    witness = models.CharField(max_length=128)
+    key_id = models.CharField(max_length=64)
+    timestamp = models.BigIntegerField()
+    line = models.TextField()
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["checkpoint__size", "witness"]
+        constraints = [
+            models.UniqueConstraint(fields=["checkpoint", "witness"],
+                                    name="ledger_cosignature_checkpoint_witness"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.witness} cosigned {self.checkpoint_id}"
+
+
+class EvidenceKind(models.TextChoices):
+    FORK = "fork", "fork"
+    INCONSISTENT = "inconsistent", "inconsistent"
+    REFUSED = "refused", "refused"
+
+
+class WitnessEvidence(models.Model):
+    """A witness refused one of this ledger's checkpoints: split-view evidence to alert on.
+
+    ``fork``: the witness cosigned another root for this size; ``inconsistent``: the
+    consistency proof from what it cosigned does not verify; ``refused``: any other
+    refusal (bad signature, unknown ledger, malformed request). Kept once per witness,
+    checkpoint and kind.
+    """
+
+    witness = models.CharField(max_length=128, db_index=True)
+    checkpoint_size = models.BigIntegerField()
+    kind = models.CharField(max_length=16, choices=EvidenceKind.choices)
+    status = models.IntegerField(help_text="the witness's HTTP status")
+    reason = models.TextField()
+    note = models.TextField(help_text="the checkpoint note presented to the witness")
+    created = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["witness", "checkpoint_size", "kind"],
+                                    name="ledger_witnessevidence_once"),
+        ]
+        verbose_name_plural = "witness evidence"
+
+    def __str__(self) -> str:
+        return f"{self.witness}: {self.kind} at size {self.checkpoint_size}"

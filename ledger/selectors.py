@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.db.models import QuerySet
+from django.conf import settings
+from django.db.models import Count, QuerySet
 
 from config.errors import NotFound
 from crypto.canonical import parse
 from ledger import store
-from ledger.models import Checkpoint, Entry, LedgerKey, Payload
+from ledger.models import Checkpoint, Cosignature, Entry, LedgerKey, Payload, WitnessEvidence
 
 
 @dataclass(frozen=True)
@@ -92,3 +94,77 @@ def checkpoint_covering(seq: int) -> Checkpoint | None:
 
 def keys() -> QuerySet[LedgerKey]:
     return LedgerKey.objects.order_by("id")
+
+
+# --- witnesses ------------------------------------------------------------------------------
+
+
+def checkpoint_note(checkpoint: Checkpoint) -> str:
+    """The note as served and exported: the ledger's line, then the stored cosignatures."""
+    lines = checkpoint.cosignatures.order_by("witness").values_list("line", flat=True)
+    return checkpoint.note + "".join(line + "\n" for line in lines)
+
+
+def cosigners(checkpoint: Checkpoint) -> list[str]:
+    """Names of the witnesses whose (verified) cosignature of ``checkpoint`` is stored."""
+    return list(checkpoint.cosignatures.order_by("witness").values_list("witness", flat=True))
+
+
+def witness_k() -> int:
+    """k: cosignatures that settle a checkpoint (0: no witnesses, settlement not in use)."""
+    return int(settings.SHULIAN_WITNESS_K)
+
+
+def is_settled(checkpoint: Checkpoint) -> bool:
+    """Has ``checkpoint`` at least k stored cosignatures? (Always, when k is 0.)"""
+    return checkpoint.cosignatures.count() >= witness_k()
+
+
+@dataclass(frozen=True)
+class Settlement:
+    size: int
+    cosigners: list[str]
+    k: int
+
+    @property
+    def settled(self) -> bool:
+        return len(self.cosigners) >= self.k
+
+
+def settlement(checkpoint: Checkpoint) -> Settlement:
+    return Settlement(checkpoint.size, cosigners(checkpoint), witness_k())
+
+
+def unsettled_checkpoints(older_than: timedelta | float | None = None) -> QuerySet[Checkpoint]:
+    """Checkpoints with fewer than k cosignatures, sealed more than ``older_than`` ago
+    (a timedelta or seconds; default SHULIAN_UNSETTLED_ALERT_SECONDS). None when k is 0."""
+    k = witness_k()
+    if k <= 0:
+        return Checkpoint.objects.none()
+    if older_than is None:
+        older_than = settings.SHULIAN_UNSETTLED_ALERT_SECONDS
+    if not isinstance(older_than, timedelta):
+        older_than = timedelta(seconds=older_than)
+    return (
+        Checkpoint.objects.filter(created__lte=datetime.now(UTC) - older_than)
+        .annotate(cosigner_count=Count("cosignatures"))
+        .filter(cosigner_count__lt=k)
+        .order_by("size")
+    )
+
+
+def witness_evidence(witness: str | None = None) -> QuerySet[WitnessEvidence]:
+    """What witnesses refused (split views first of all), newest first."""
+    query = WitnessEvidence.objects.order_by("-created", "-id")
+    return query if witness is None else query.filter(witness=witness)
+
+
+def split_view_evidence() -> QuerySet[WitnessEvidence]:
+    """Only forks and failed consistency proofs: what the regulator must be alerted to."""
+    return witness_evidence().filter(kind__in=["fork", "inconsistent"])
+
+
+def cosignatures(witness: str | None = None) -> QuerySet[Cosignature]:
+    query = Cosignature.objects.select_related("checkpoint").order_by("checkpoint__size",
+                                                                      "witness")
+    return query if witness is None else query.filter(witness=witness)

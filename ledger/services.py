@@ -9,10 +9,12 @@ that rolls back takes its entry with it and leaves no gap.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -41,6 +43,7 @@ from ledger.merkle import SM3, closed_subtrees, frontier_root
 from ledger.models import Checkpoint, CustodialKey, Entry, KeyUse, LedgerKey, MerkleNode, Payload
 
 STATEMENT_USES = (KeyUse.STATEMENT, KeyUse.LEDGER)
+_WITNESS_NAME = re.compile(r"[^\s+]{1,128}")
 
 
 @dataclass(frozen=True)
@@ -380,4 +383,38 @@ def seal_checkpoint() -> Checkpoint | None:
         root = frontier_root(store.frontier(size), SM3)
         signature = note.sign(origin(), size, root, origin(), keyring.unseal(signing.custody))
         checkpoint = note.Checkpoint(origin(), size, root, (signature,))
-        return Checkpoint.objects.create(size=size, root=root.hex(), note=checkpoint.text())
+        sealed = Checkpoint.objects.create(size=size, root=root.hex(), note=checkpoint.text())
+        _schedule_cosignatures(sealed.size)
+        return sealed
+
+
+def _schedule_cosignatures(size: int) -> None:
+    """After the checkpoint commits, ask the witnesses to cosign it (never blocks appends:
+    a failure there is logged, not raised into the caller)."""
+    if not settings.SHULIAN_WITNESSES:
+        return
+    from ledger import tasks
+
+    transaction.on_commit(partial(tasks.collect_cosignatures.delay, size), robust=True)
+
+
+# --- witnesses -------------------------------------------------------------------------------
+
+
+def register_witness(*, name: str, pem: str, owner_code: str, by: str | None = None) -> LedgerKey:
+    """Register a department's witness key (use ``witness``); the data authority does this.
+
+    ``name`` is the witness's name in cosignature lines: one word, not the ledger's origin,
+    and owned by one department only (a new key under the same name is a rotation).
+    Recorded as ``ledger.key.registered``, signed by ``by`` (default: the ledger).
+    """
+    if not isinstance(name, str) or not _WITNESS_NAME.fullmatch(name):
+        raise KeyRefused("name", "must be one word of at most 128 characters, no '+' or spaces")
+    if name == origin():
+        raise KeyRefused("name", "is the ledger's own name")
+    other = (LedgerKey.objects.filter(use=KeyUse.WITNESS, name=name)
+             .exclude(owner=owner_code).first())
+    if other is not None:
+        raise KeyRefused("name", f"is already the witness name of {other.owner!r}")
+    return register_key(owner=owner_code, pem=pem, use=KeyUse.WITNESS, name=name,
+                        actor=by or origin())

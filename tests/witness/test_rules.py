@@ -1,0 +1,258 @@
+"""The witness's rules, in-process (no HTTP, no Django): what it cosigns, what it refuses
+with which status, and the split-view evidence it keeps."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+
+import pytest
+
+from audit.witness import protocol
+from audit.witness import verify as wverify
+from audit.witness.server import Witness
+from audit.witness.state import State, StateError
+from crypto.sm2 import PrivateKey
+from ledger import note as notes
+from ledger.merkle import MemoryStore, SubtreeTree
+
+ORIGIN = "shulian.test/ledger"
+
+
+class Log:
+    """A ledger in memory: leaves, a tree, and checkpoints signed by its key."""
+
+    def __init__(self, key: PrivateKey | None = None) -> None:
+        self.key = key or PrivateKey.generate()
+        self.store = MemoryStore()
+
+    def grow(self, count: int, tag: bytes = b"") -> None:
+        for _ in range(count):
+            n = self.store.size()
+            self.store.add(hashlib.new("sm3", b"\x00" + tag + str(n).encode()).digest())
+
+    def root(self, size: int) -> bytes:
+        return SubtreeTree(self.store).root(size)
+
+    def proof(self, old: int, new: int) -> list[bytes]:
+        return SubtreeTree(self.store).consistency_path(old, new) if 0 < old < new else []
+
+    def note(self, size: int | None = None, root: bytes | None = None,
+             key: PrivateKey | None = None) -> str:
+        size = self.store.size() if size is None else size
+        root = self.root(size) if root is None else root
+        sig = notes.sign(ORIGIN, size, root, ORIGIN, key or self.key)
+        return notes.Checkpoint(ORIGIN, size, root, (sig,)).text()
+
+    def request(self, old: int, size: int | None = None, **kwargs: object) -> bytes:
+        size = self.store.size() if size is None else size
+        return protocol.encode_request(old, self.proof(old, size), self.note(size, **kwargs))
+
+
+@pytest.fixture
+def log() -> Log:
+    return Log()
+
+
+@pytest.fixture
+def witness(tmp_path, log) -> Witness:
+    state = State(tmp_path / "state", writer=True)
+    yield Witness(state, name="dept-a", key=PrivateKey.generate(), origin=ORIGIN,
+                  ledger_keys=[log.key.public_key], clock=lambda: 1_800_000_000)
+    state.close()
+
+
+def cosignature(witness: Witness, response_body: bytes, note_text: str) -> notes.Signature:
+    (sig,) = protocol.parse_cosignatures(response_body)
+    assert sig.name == "dept-a"
+    body = notes.parse(note_text).body
+    assert notes.verify_cosignature(body, sig, witness.key.public_key)
+    return sig
+
+
+def test_first_checkpoint_is_cosigned_then_only_extensions(witness, log):
+    log.grow(5)
+    first = witness.add_checkpoint(log.request(0))
+    assert first.status == 200
+    sig = cosignature(witness, first.body, log.note())
+    assert notes.cosignature_time(sig) == 1_800_000_000
+    log.grow(6)
+    second = witness.add_checkpoint(log.request(5))
+    assert second.status == 200
+    cosignature(witness, second.body, log.note())
+    assert witness.state.latest().size == 11
+    assert witness.state.count_evidence() == 0
+
+
+def test_same_checkpoint_is_cosigned_again(witness, log):
+    log.grow(4)
+    assert witness.add_checkpoint(log.request(0)).status == 200
+    again = witness.add_checkpoint(log.request(4))
+    assert again.status == 200
+    assert witness.state.count_cosigned() == 1
+
+
+def test_wrong_old_size_gets_409_with_the_witness_size(witness, log):
+    log.grow(3)
+    assert witness.add_checkpoint(log.request(0)).status == 200
+    log.grow(3)
+    for wrong in (0, 2):
+        response = witness.add_checkpoint(log.request(wrong))
+        assert response.status == 409
+        assert response.content_type == protocol.SIZE_CONTENT_TYPE
+        assert protocol.parse_size(response.body) == 3
+    assert witness.add_checkpoint(log.request(3)).status == 200
+
+
+def test_refusals_name_their_cause(witness, log):
+    log.grow(4)
+    cases = {
+        b"no blank line": 400,
+        protocol.encode_request(5, [], log.note()): 400,  # old > size
+    }
+    for body, status in cases.items():
+        response = witness.add_checkpoint(body)
+        assert response.status == status, response.body
+    forged = log.request(0, key=PrivateKey.generate())
+    response = witness.add_checkpoint(forged)
+    assert response.status == 403
+    assert b"ledger's key" in response.body
+    other = Log()
+    other.grow(2)
+    text = log.note().replace(ORIGIN, "other.example/log")
+    response = witness.add_checkpoint(protocol.encode_request(0, [], text))
+    assert response.status == 404
+    assert witness.add_checkpoint(
+        protocol.encode_request(0, [bytes(32)], log.note())
+    ).status == 422  # a proof is not allowed from size 0
+    assert witness.state.latest() is None
+    assert witness.state.count_evidence() == 0
+
+
+def test_unknown_origin_is_404(tmp_path, log):
+    state = State(tmp_path / "other", writer=True)
+    try:
+        other = Witness(state, name="dept-b", key=PrivateKey.generate(),
+                        origin="other.example/log", ledger_keys=[log.key.public_key])
+        log.grow(2)
+        response = other.add_checkpoint(log.request(0))
+        assert response.status == 404
+        assert b"unknown log" in response.body
+    finally:
+        state.close()
+
+
+def test_fork_at_a_cosigned_size_is_refused_and_kept_as_evidence(witness, log):
+    log.grow(8)
+    good = log.note()
+    assert witness.add_checkpoint(protocol.encode_request(0, [], good)).status == 200
+    evil_root = hashlib.new("sm3", b"another history").digest()
+    evil = log.note(8, evil_root)
+    for _ in range(2):  # the same fork presented twice is kept once
+        response = witness.add_checkpoint(protocol.encode_request(8, [], evil))
+        assert response.status == 409
+        assert response.content_type.startswith("text/plain")
+        assert response.body.startswith(b"split view")
+    (item,) = witness.state.evidence()
+    assert item.kind == "fork"
+    assert (item.size, item.root) == (8, evil_root)
+    assert item.cosigned_note == good and item.presented_note == evil
+    assert witness.state.latest().root == log.root(8)
+    record = item.to_json()
+    assert wverify.check_evidence(record, [log.key.public_key]) == []
+    assert wverify.check_evidence(record, [PrivateKey.generate().public_key])
+
+
+def test_fork_below_the_latest_size_is_evidence_too(witness, log):
+    log.grow(4)
+    assert witness.add_checkpoint(log.request(0)).status == 200
+    log.grow(4)
+    assert witness.add_checkpoint(log.request(4)).status == 200
+    evil = log.note(4, bytes(32))
+    response = witness.add_checkpoint(protocol.encode_request(4, [], evil))
+    assert response.status == 409 and response.body.startswith(b"split view")
+    assert [e.cosigned_size for e in witness.state.evidence()] == [4]
+
+
+def test_a_history_that_does_not_extend_is_refused_and_kept(witness, log):
+    log.grow(6)
+    assert witness.add_checkpoint(log.request(0)).status == 200
+    rewritten = Log(log.key)  # the same ledger key, another history
+    rewritten.grow(6, tag=b"rewritten")
+    rewritten.grow(4)
+    response = witness.add_checkpoint(rewritten.request(6))
+    assert response.status == 422
+    assert response.body.startswith(b"split view")
+    (item,) = witness.state.evidence()
+    assert item.kind == "inconsistent"
+    assert (item.cosigned_size, item.size) == (6, 10)
+    assert list(item.proof) == rewritten.proof(6, 10)
+    assert wverify.check_evidence(item.to_json(), [log.key.public_key]) == []
+    assert witness.state.latest().size == 6
+    log.grow(4)
+    assert witness.add_checkpoint(log.request(6)).status == 200  # the true history goes on
+
+
+def test_a_garbled_proof_is_refused(witness, log):
+    log.grow(5)
+    assert witness.add_checkpoint(log.request(0)).status == 200
+    log.grow(5)
+    proof = log.proof(5, 10)
+    proof[0] = bytes(32)
+    response = witness.add_checkpoint(protocol.encode_request(5, proof, log.note()))
+    assert response.status == 422
+    record = witness.state.evidence()[0].to_json()
+    assert wverify.check_evidence(record, [log.key.public_key]) == []
+    record["proof"] = [base64.b64encode(n).decode() for n in log.proof(5, 10)]
+    assert "the consistency proof verifies" in " ".join(
+        wverify.check_evidence(record, [log.key.public_key]))
+
+
+def test_state_survives_a_restart_and_is_locked_while_served(tmp_path, log):
+    key = PrivateKey.generate()
+    state = State(tmp_path / "s", writer=True)
+    witness = Witness(state, name="w", key=key, origin=ORIGIN, ledger_keys=[log.key.public_key])
+    log.grow(3)
+    assert witness.add_checkpoint(log.request(0)).status == 200
+    with pytest.raises(StateError, match="another witness process"):
+        State(tmp_path / "s", writer=True)
+    reader = State(tmp_path / "s")
+    assert reader.status()["size"] == 3
+    reader.close()
+    state.close()
+    state = State(tmp_path / "s", writer=True)
+    try:
+        with pytest.raises(StateError, match="belongs to the ledger"):
+            Witness(state, name="w", key=key, origin="other.example/log",
+                    ledger_keys=[log.key.public_key])
+        witness = Witness(state, name="w", key=key, origin=ORIGIN,
+                          ledger_keys=[log.key.public_key])
+        log.grow(2)
+        assert witness.add_checkpoint(log.request(0)).status == 409
+        assert witness.add_checkpoint(log.request(3)).status == 200
+    finally:
+        state.close()
+
+
+def test_settlement_counts_known_witnesses_and_flags_forgeries(log):
+    log.grow(3)
+    checkpoint = notes.parse(log.note())
+    keys = {name: PrivateKey.generate() for name in ("a", "b", "c")}
+
+    class W:
+        def __init__(self, name: str, key: PrivateKey) -> None:
+            self.name, self.key = name, key.public_key
+
+    known = [W(name, key) for name, key in keys.items()]
+    lines = [notes.cosign(checkpoint.body, name, key, 1) for name, key in keys.items()]
+    stranger = notes.cosign(checkpoint.body, "z", PrivateKey.generate(), 1)
+    cosigned = notes.Checkpoint(checkpoint.origin, 3, checkpoint.root,
+                                checkpoint.signatures + (lines[0], lines[1], stranger))
+    assert wverify.settlement(cosigned, known, 2) == (True, [])
+    assert wverify.settlement(cosigned, known, 3) == (False, [])
+    forged = notes.Signature("c", lines[2].blob[:12] + lines[0].blob[12:])
+    bad = notes.Checkpoint(checkpoint.origin, 3, checkpoint.root,
+                           checkpoint.signatures + (lines[0], forged))
+    settled, problems = wverify.settlement(bad, known, 2)
+    assert not settled
+    assert problems == ["the cosignature of witness 'c' does not verify"]
