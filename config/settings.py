@@ -36,6 +36,39 @@ SHULIAN_MAX_CLOCK_SKEW_SECONDS = int(os.environ.get("SHULIAN_MAX_CLOCK_SKEW_SECO
 # Embedded default: seal a checkpoint every N entries (0 disables).
 SHULIAN_CHECKPOINT_EVERY = int(os.environ.get("SHULIAN_CHECKPOINT_EVERY", "16"))
 
+
+def _witnesses_from_env() -> list[dict[str, str]]:
+    """SHULIAN_WITNESSES: a JSON list of {"name", "url", "key_id"} (docs/witness.md)."""
+    import json
+
+    from django.core.exceptions import ImproperlyConfigured
+
+    text = os.environ.get("SHULIAN_WITNESSES", "").strip()
+    if not text:
+        return []
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"SHULIAN_WITNESSES is not JSON: {exc}") from None
+    fields = {"name", "url", "key_id"}
+    if not isinstance(value, list) or not all(
+        isinstance(item, dict) and set(item) == fields
+        and all(isinstance(item[f], str) and item[f] for f in fields)
+        for item in value
+    ):
+        raise ImproperlyConfigured(
+            'SHULIAN_WITNESSES must be a JSON list of {"name", "url", "key_id"} strings'
+        )
+    return value
+
+
+# Inter-department witnesses that cosign checkpoints; a checkpoint is settled once
+# SHULIAN_WITNESS_K of them cosigned it (0: no witnesses, settlement not in use).
+SHULIAN_WITNESSES = _witnesses_from_env()
+SHULIAN_WITNESS_K = int(os.environ.get("SHULIAN_WITNESS_K", "0"))
+# The regulator is alerted about checkpoints still unsettled this many seconds after sealing.
+SHULIAN_UNSETTLED_ALERT_SECONDS = int(os.environ.get("SHULIAN_UNSETTLED_ALERT_SECONDS", "600"))
+
 ALLOWED_HOSTS = [
     h.strip()
     for h in os.environ.get("SHULIAN_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
@@ -50,7 +83,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "guardian",
     "ledger",
     "audit",
@@ -61,6 +96,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -84,6 +120,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "config.context.portal",
             ]
         },
     }
@@ -105,7 +142,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
     # A file, not :memory:, so that tests with several processes share the test database.
-    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
+    # One per test process, so that concurrent runs never share a test database.
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / f"test-{os.getpid()}.sqlite3")}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -124,12 +162,53 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "config" / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+# Tests and `runserver` serve static files straight from the app folders.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
 
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "DEFAULT_PAGINATION_CLASS": "config.api.Pagination",
+    "PAGE_SIZE": 25,
+    "EXCEPTION_HANDLER": "config.api.exception_handler",
+    "DEFAULT_PARSER_CLASSES": ["config.api.JSONParser", "rest_framework.parsers.FormParser",
+                               "rest_framework.parsers.MultiPartParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer",
+                                 "rest_framework.renderers.BrowsableAPIRenderer"],
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Shulian (数链) API",
+    "DESCRIPTION": (
+        "A permissioned SM2/SM3 ledger for the public-data economy. Every write returns the "
+        "ledger entry (seq, leaf hash) it appended. Errors: 400 names each field and reason, "
+        "403 forbidden action, 404 missing or invisible object, 409 illegal state transition."
+    ),
+    "VERSION": "1.0.0",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Choice sets shared by several components get one stable name each.
+    "ENUM_NAME_OVERRIDES": {
+        "ParticipantKindEnum": "operators.models.Kind",
+        "ParticipantStatusEnum": "operators.models.Status",
+        "ResourceStatusEnum": "catalog.models.ResourceStatus",
+        "ProductStatusEnum": "catalog.models.ProductStatus",
+    },
 }
 
 # Unset: tasks run eagerly in-process (the in-memory transport is named only so that
@@ -139,8 +218,20 @@ CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or "memory://localhost/"
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND") or None
 CELERY_TIMEZONE = "UTC"
+# Workflow deadlines, in working days (contracts.calendar).
+SHULIAN_SHARING_REVIEW_DAYS = int(os.environ.get("SHULIAN_SHARING_REVIEW_DAYS", "5"))
+SHULIAN_OBJECTION_ACCEPT_DAYS = int(os.environ.get("SHULIAN_OBJECTION_ACCEPT_DAYS", "2"))
+SHULIAN_OBJECTION_RESOLVE_DAYS = int(os.environ.get("SHULIAN_OBJECTION_RESOLVE_DAYS", "15"))
+SHULIAN_OBJECTION_APPEAL_DAYS = int(os.environ.get("SHULIAN_OBJECTION_APPEAL_DAYS", "15"))
+# Tests with a live worker: run the workflow beat tasks every N seconds instead.
+_BEAT_SECONDS = float(os.environ.get("SHULIAN_BEAT_SECONDS", "0")) or None
 CELERY_BEAT_SCHEDULE = {
     "seal-checkpoint": {"task": "ledger.tasks.seal_checkpoint", "schedule": 60.0},
+    "escalate-overdue": {"task": "contracts.tasks.escalate_overdue",
+                         "schedule": _BEAT_SECONDS or 300.0},
+    "expire-grants": {"task": "contracts.tasks.expire_grants",
+                      "schedule": _BEAT_SECONDS or 60.0},
+    "collect-cosignatures": {"task": "ledger.tasks.collect_cosignatures", "schedule": 60.0},
 }
 
 LOGGING = {

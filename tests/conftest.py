@@ -16,6 +16,19 @@ def tmp_cwd(tmp_path, monkeypatch):
     return tmp_path
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_test_environment, django_db_blocker, django_db_modify_db_settings):
+    """Always create the test database, also for a run made only of `committed_db` tests
+    (pytest-django creates it only when some selected test carries the django_db mark)."""
+    from django.test.utils import setup_databases, teardown_databases
+
+    with django_db_blocker.unblock():
+        created = setup_databases(verbosity=0, interactive=False, aliases={"default"})
+    yield
+    with django_db_blocker.unblock():
+        teardown_databases(created, verbosity=0)
+
+
 def _empty_all_tables() -> None:
     from django.core.management import call_command
     from django.db import connection
