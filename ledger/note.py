@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from crypto.sm2 import PrivateKey, PublicKey
 
 DASH = "\u2014"
-_NAME_RE = re.compile(r"^[^\s+]+$")
-_ORIGIN_RE = re.compile(r"^[^\s]+$")
+_NAME_RE = re.compile(r"^[^\s+]+\Z")
+_ORIGIN_RE = re.compile(r"^[^\s]+\Z")
 MAX_NOTE = 64 * 1024
 
 
