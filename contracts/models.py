@@ -17,7 +17,7 @@ class Holiday(models.Model):
     day = models.DateField(unique=True)
     working = models.BooleanField(help_text="True: make-up working day; False: day off")
     name = models.CharField(max_length=100)
-    source = models.CharField(max_length=300, blank=True)
+    source = models.TextField(blank=True)
 
     class Meta:
         ordering = ["day"]
@@ -51,6 +51,8 @@ class SharingRequest(models.Model):
     conditions = models.TextField(blank=True)
     reason = models.TextField(blank=True)
     decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(Participant, null=True, blank=True,
+                                   on_delete=models.PROTECT, related_name="sharing_decisions")
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -98,6 +100,7 @@ class Grant(models.Model):
 
     class State(models.TextChoices):
         ACTIVE = "active", _("active")
+        SUSPENDED = "suspended", _("suspended with its agreement")
         REVOKED = "revoked", _("revoked")
         EXPIRED = "expired", _("expired")
 
@@ -176,6 +179,8 @@ class Objection(models.Model):
     correction = models.TextField(blank=True)
     corrected_version = models.PositiveIntegerField(null=True, blank=True)
     appealed = models.BooleanField(default=False)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.TextField(blank=True, help_text="the data authority's re-examination")
     created = models.DateTimeField(auto_now_add=True)
 
     OPEN_STATES = (State.FILED, State.ACCEPTED, State.VERIFYING, State.APPEALED)
@@ -211,9 +216,12 @@ class Order(models.Model):
     buyer_signed_seq = models.BigIntegerField(null=True, blank=True)
     seller_signed_seq = models.BigIntegerField(null=True, blank=True)
     notarised_seq = models.BigIntegerField(null=True, blank=True)
+    notary = models.ForeignKey(Participant, null=True, blank=True, on_delete=models.PROTECT,
+                               related_name="orders_notarised")
     delivery_digest = models.CharField(max_length=64, blank=True)
     settled_amount = models.DecimalField(max_digits=14, decimal_places=2, null=True,
                                          blank=True)
+    settled_at = models.DateTimeField(null=True, blank=True)
     reason = models.TextField(blank=True)
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)

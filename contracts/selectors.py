@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models.functions import TruncDay, TruncMonth, TruncYear
 
 from catalog.models import DataResource
-from contracts.models import Grant
+from config.errors import InvalidInput
+from contracts import common
+from contracts.calendar import SHANGHAI, local_date
+from contracts.models import Grant, Objection, OperationAgreement, Order, SharingRequest
+from operators import authz
 from operators.models import Participant
 
 
+def _now(at: datetime | None) -> datetime:
+    return at or common.now()
+
+
 def active_grants(participant: Participant, resource: DataResource,
-                  at: datetime | None = None):  # type: ignore[no-untyped-def]
-    moment = at or datetime.now(UTC)
+                  at: datetime | None = None) -> QuerySet[Grant]:
+    moment = _now(at)
     return Grant.objects.filter(grantee=participant, resource=resource,
                                 state=Grant.State.ACTIVE, valid_from__lte=moment,
                                 valid_until__gt=moment)
@@ -20,3 +32,165 @@ def active_grants(participant: Participant, resource: DataResource,
 def holds_grant(participant: Participant, resource: DataResource) -> bool:
     """Does ``participant`` hold a grant on ``resource`` that is active now?"""
     return active_grants(participant, resource).exists()
+
+
+def usable_grants(participant: Participant, resource: DataResource,
+                  at: datetime | None = None) -> QuerySet[Grant]:
+    """Active grants not yet expired (including ones that start later): what keeps the
+    grantee's permission on the resource."""
+    return Grant.objects.filter(grantee=participant, resource=resource,
+                                state=Grant.State.ACTIVE, valid_until__gt=_now(at))
+
+
+# --- objections and the disputed mark (有异议) ----------------------------------------------
+
+
+def open_objections(resource: DataResource) -> QuerySet[Objection]:
+    return Objection.objects.filter(resource=resource, state__in=Objection.OPEN_STATES)
+
+
+def is_disputed(resource: DataResource) -> bool:
+    """Is the resource's data disputed (有异议): has it an open objection?"""
+    return open_objections(resource).exists()
+
+
+def disputed_resources() -> QuerySet[DataResource]:
+    return DataResource.objects.filter(
+        objections__state__in=Objection.OPEN_STATES).distinct()
+
+
+def overdue_objections(at: datetime | None = None) -> QuerySet[Objection]:
+    """Open objections past a deadline or escalated: what the regulator watches."""
+    moment = _now(at)
+    late = (Q(state=Objection.State.FILED, accept_due__lt=moment)
+            | Q(state__in=[Objection.State.ACCEPTED, Objection.State.VERIFYING],
+                resolve_due__lt=moment)
+            | Q(escalated_at__isnull=False))
+    return Objection.objects.filter(late, state__in=Objection.OPEN_STATES).select_related(
+        "resource__provider").order_by("accept_due")
+
+
+# --- sharing requests -----------------------------------------------------------------------
+
+
+def overdue_requests(at: datetime | None = None) -> QuerySet[SharingRequest]:
+    return SharingRequest.objects.filter(state=SharingRequest.State.PENDING,
+                                         due__lt=_now(at)).order_by("due")
+
+
+def escalated_requests() -> QuerySet[SharingRequest]:
+    """Pending requests escalated to the data authority (flagged for the regulator)."""
+    return SharingRequest.objects.filter(
+        state=SharingRequest.State.PENDING, escalated_at__isnull=False,
+    ).select_related("resource__provider", "requester").order_by("due")
+
+
+# --- what the periodic tasks act on -------------------------------------------------------
+
+
+def grants_to_expire(at: datetime | None = None) -> QuerySet[Grant]:
+    return Grant.objects.filter(state__in=[Grant.State.ACTIVE, Grant.State.SUSPENDED],
+                                valid_until__lte=_now(at)).order_by("pk")
+
+
+def agreements_to_expire(at: datetime | None = None) -> QuerySet[OperationAgreement]:
+    return OperationAgreement.objects.filter(
+        state__in=[OperationAgreement.State.EFFECTIVE, OperationAgreement.State.SUSPENDED],
+        term_end__lt=local_date(_now(at)),
+    ).order_by("pk")
+
+
+def objections_to_escalate(at: datetime | None = None) -> QuerySet[Objection]:
+    moment = _now(at)
+    missed_accept = Q(state=Objection.State.FILED, accept_due__lt=moment,
+                      escalated_at__isnull=True)
+    missed_resolve = Q(state__in=[Objection.State.ACCEPTED, Objection.State.VERIFYING],
+                       resolve_due__lt=moment) & (
+        Q(escalated_at__isnull=True) | Q(escalated_at__lte=F("resolve_due")))
+    return Objection.objects.filter(missed_accept | missed_resolve).order_by("pk")
+
+
+def requests_to_escalate(at: datetime | None = None) -> QuerySet[SharingRequest]:
+    return overdue_requests(at).filter(escalated_at__isnull=True).order_by("pk")
+
+
+# --- who sees what --------------------------------------------------------------------------
+
+
+def sharing_requests(user: authz.User) -> QuerySet[SharingRequest]:
+    """Requesters and providers see their own; the authority and regulators all."""
+    query = SharingRequest.objects.select_related("requester", "resource__provider")
+    if authz.sees_everything(user):
+        return query
+    mine = authz.participants_of(user)
+    return query.filter(Q(requester__in=mine) | Q(resource__provider__in=mine))
+
+
+def agreements(user: authz.User) -> QuerySet[OperationAgreement]:
+    query = OperationAgreement.objects.select_related("authority", "operator")
+    if authz.sees_everything(user):
+        return query
+    mine = authz.participants_of(user)
+    return query.filter(Q(operator__in=mine) | Q(authority__in=mine))
+
+
+def grants(user: authz.User) -> QuerySet[Grant]:
+    query = Grant.objects.select_related("grantee", "resource__provider")
+    if authz.sees_everything(user):
+        return query
+    mine = authz.participants_of(user)
+    return query.filter(Q(grantee__in=mine) | Q(resource__provider__in=mine))
+
+
+def objections(user: authz.User) -> QuerySet[Objection]:
+    """Filers see theirs; providers those about their resources; the authority and
+    regulators all."""
+    query = Objection.objects.select_related("resource__provider", "filer_participant")
+    if authz.sees_everything(user):
+        return query
+    if not user.is_authenticated:
+        return query.none()
+    mine = authz.participants_of(user)
+    return query.filter(Q(filer=user) | Q(filer_participant__in=mine)
+                        | Q(resource__provider__in=mine))
+
+
+def orders(user: authz.User) -> QuerySet[Order]:
+    query = Order.objects.select_related("product", "buyer", "seller")
+    if authz.sees_everything(user):
+        return query
+    mine = authz.participants_of(user)
+    return query.filter(Q(buyer__in=mine) | Q(seller__in=mine) | Q(notary__in=mine))
+
+
+# --- transaction totals for the regulator ---------------------------------------------------
+
+SETTLED = [Order.State.SETTLED, Order.State.CLOSED]
+GROUPINGS = {"product": ["product__code"], "seller": ["seller__code"],
+             "buyer": ["buyer__code"]}
+PERIODS = {"day": TruncDay, "month": TruncMonth, "year": TruncYear}
+
+
+def order_totals(*, by: str, since: datetime | None = None, until: datetime | None = None,
+                 period: str = "month") -> list[dict[str, Any]]:
+    """Settled turnover grouped by product, seller, buyer or period (Asia/Shanghai days,
+    months or years), per currency, aggregated in the database: each row has the group,
+    ``currency``, ``orders`` and ``total`` (a Decimal; format it as a string)."""
+    query = Order.objects.filter(state__in=SETTLED, settled_at__isnull=False)
+    if since is not None:
+        query = query.filter(settled_at__gte=since)
+    if until is not None:
+        query = query.filter(settled_at__lt=until)
+    if by == "period":
+        if period not in PERIODS:
+            raise InvalidInput("period", f"must be one of {', '.join(PERIODS)}")
+        query = query.annotate(period=PERIODS[period]("settled_at", tzinfo=SHANGHAI))
+        fields = ["period"]
+    elif by in GROUPINGS:
+        fields = GROUPINGS[by]
+    else:
+        raise InvalidInput("by", "must be product, seller, buyer or period")
+    rows = (query.values(*fields, "currency")
+            .annotate(orders=Count("pk"), total=Sum("settled_amount"))
+            .order_by(*fields, "currency"))
+    return list(rows)

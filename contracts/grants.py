@@ -1,0 +1,203 @@
+"""Grants (what, to whom, purpose, from/until), their permissions, and usage records.
+
+A grant is created inside the transition that approves it (a sharing approval, the second
+signature of an agreement), and described in that transition's entry. Its
+``catalog.view_restricted`` permission for the grantee's group follows its state at once:
+given while any active, unexpired grant of the grantee covers the resource, removed when
+the last one is revoked, suspended or expires.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+
+from catalog import access
+from catalog.models import DataItem, DataResource, Desensitisation
+from config.errors import IllegalTransition, InvalidInput, NotPermitted
+from config.states import Machine
+from contracts import common, selectors
+from contracts.models import Delivery, Grant, OperationAgreement, SharingRequest
+from crypto.sm3 import sm3_hex
+from ledger import services as ledger
+from ledger.format import is_hex64
+from operators.models import Participant
+
+S = Grant.State
+GRANT = Machine(
+    "grant",
+    {
+        (S.ACTIVE, "revoke"): S.REVOKED,
+        (S.SUSPENDED, "revoke"): S.REVOKED,
+        (S.ACTIVE, "expire"): S.EXPIRED,
+        (S.SUSPENDED, "expire"): S.EXPIRED,
+        (S.ACTIVE, "suspend"): S.SUSPENDED,
+        (S.SUSPENDED, "resume"): S.ACTIVE,
+    },
+)
+
+
+def subject(grant: Grant) -> str:
+    return f"contracts/grant/{grant.pk}"
+
+
+def payload(grant: Grant) -> dict[str, Any]:
+    return {
+        "grant": grant.pk, "grantee": grant.grantee.code, "resource": grant.resource.code,
+        "items": common.item_names(grant.items.all()), "purpose": grant.purpose,
+        "valid_from": common.when(grant.valid_from),
+        "valid_until": common.when(grant.valid_until), "state": grant.state,
+    }
+
+
+def create(*, grantee: Participant, resource: DataResource, items: Iterable[DataItem],
+           purpose: str, valid_from: datetime, valid_until: datetime,
+           sharing_request: SharingRequest | None = None,
+           agreement: OperationAgreement | None = None) -> Grant:
+    """A new active grant and its permission (call inside the approving transaction)."""
+    grant = Grant.objects.create(
+        grantee=grantee, resource=resource, purpose=purpose, valid_from=valid_from,
+        valid_until=valid_until, sharing_request=sharing_request, agreement=agreement,
+    )
+    grant.items.set(list(items))
+    sync_permission(grantee, resource)
+    return grant
+
+
+def sync_permission(participant: Participant, resource: DataResource) -> None:
+    """Give or remove the grantee's restricted view to match its usable grants now."""
+    if selectors.usable_grants(participant, resource).exists():
+        access.grant_restricted_view(participant, resource)
+    else:
+        access.revoke_restricted_view(participant, resource)
+
+
+def change(grants: Iterable[Grant], action: str, reason: str = "") -> list[dict[str, Any]]:
+    """Move grants (already locked) through ``action``; their permissions follow. For
+    transitions of an agreement, whose entry lists what happened to each grant."""
+    done = []
+    for grant in grants:
+        grant.state = GRANT.check(grant.state, action)
+        grant.reason = reason
+        grant.save(update_fields=["state", "reason"])
+        sync_permission(grant.grantee, grant.resource)
+        done.append({"grant": grant.pk, "grantee": grant.grantee.code,
+                     "resource": grant.resource.code, "state": grant.state})
+    return done
+
+
+def _revoker(by: common.User, grant: Grant) -> Participant:
+    if access.can_manage(by, grant.resource):
+        provider = common.member_of(by, grant.resource.provider)
+        if provider is not None:
+            return provider
+    authority = common.reviewing_authority(by)
+    if authority is not None:
+        return authority
+    raise NotPermitted("only the resource's provider or the data authority revokes a grant")
+
+
+def revoke_grant(*, by: common.User, grant: Grant, reason: str) -> Grant:
+    """Revoke a grant at once: the next delivery under it is refused."""
+    actor = _revoker(by, grant)
+    reason = common.required("reason", reason, "revoke a grant")
+    with transaction.atomic():
+        locked = Grant.objects.select_for_update(of=("self",)).get(pk=grant.pk)
+        change([locked], "revoke", reason)
+        ledger.record(actor=actor.code, kind="contracts.grant.revoked", subject=subject(locked),
+                      payload={**payload(locked), "reason": reason})
+    return locked
+
+
+def expire_grant(*, grant: Grant, at: datetime | None = None) -> bool:
+    """The platform expires a grant past ``valid_until``; False if there is nothing to do."""
+    moment = at or common.now()
+    with transaction.atomic():
+        locked = Grant.objects.select_for_update(of=("self",)).get(pk=grant.pk)
+        if locked.state not in (S.ACTIVE, S.SUSPENDED) or locked.valid_until > moment:
+            return False
+        change([locked], "expire", "the grant's period ended")
+        ledger.record(actor=ledger.origin(), kind="contracts.grant.expired",
+                      subject=subject(locked), payload=payload(locked))
+    return True
+
+
+# --- usage records ------------------------------------------------------------------------
+
+
+def _check_usable(grant: Grant, moment: datetime) -> None:
+    if grant.state == S.REVOKED:
+        raise IllegalTransition(f"grant {grant.pk} was revoked: {grant.reason}")
+    if grant.state == S.EXPIRED or grant.valid_until <= moment:
+        raise IllegalTransition(f"grant {grant.pk} expired at {common.when(grant.valid_until)}")
+    agreement = grant.agreement
+    if grant.state == S.SUSPENDED or (
+        agreement is not None and agreement.state != OperationAgreement.State.EFFECTIVE
+    ):
+        raise IllegalTransition(f"grant {grant.pk} is suspended with its agreement")
+    if grant.valid_from > moment:
+        raise IllegalTransition(f"grant {grant.pk} is valid only from "
+                                f"{common.when(grant.valid_from)}")
+
+
+def _check_scope(grant: Grant, desensitisation: Mapping[str, str]) -> dict[str, str]:
+    if not isinstance(desensitisation, Mapping) or not desensitisation:
+        raise InvalidInput("desensitisation", "name each delivered data item and its rule")
+    catalogue = {item.name: item for item in grant.resource.items.all()}
+    in_grant = set(common.item_names(grant.items.all())) or set(catalogue)
+    for name, rule in desensitisation.items():
+        field = f"desensitisation[{name}]"
+        if name not in catalogue:
+            raise InvalidInput(field, f"is not a data item of {grant.resource.code}")
+        if name not in in_grant:
+            raise InvalidInput(field, f"is outside the scope of grant {grant.pk}")
+        if rule not in Desensitisation.values:
+            raise InvalidInput(field, f"must be one of {', '.join(Desensitisation.values)}")
+        needed = catalogue[name].desensitisation
+        if needed != Desensitisation.NONE and rule == Desensitisation.NONE:
+            raise InvalidInput(field, f"the catalogue requires {needed} for this item")
+    return dict(sorted(desensitisation.items()))
+
+
+def _digest(data: bytes | None, digest: str | None) -> str:
+    if (data is None) == (digest is None):
+        raise InvalidInput("data", "give either the delivered bytes or their SM3 digest")
+    if data is not None:
+        return sm3_hex(data)
+    if not is_hex64(digest):
+        raise InvalidInput("digest", "must be 64 lowercase hex characters (SM3)")
+    return str(digest)
+
+
+def record_delivery(*, by: common.User, grant: Grant, rows: int,
+                    desensitisation: Mapping[str, str], data: bytes | None = None,
+                    digest: str | None = None) -> Delivery:
+    """A usage record: the provider delivered data under ``grant``; the entry holds the
+    SM3 digest, row count, desensitisation per item and whether the data was disputed."""
+    if not common.member_of(by, grant.resource.provider) or not access.can_manage(
+        by, grant.resource
+    ):
+        raise NotPermitted(f"only the provider of {grant.resource.code} records deliveries")
+    if not isinstance(rows, int) or isinstance(rows, bool) or not 0 <= rows < 2**53:
+        raise InvalidInput("rows", "must be a whole number of rows >= 0")
+    sm3 = _digest(data, digest)
+    with transaction.atomic():
+        locked = Grant.objects.select_for_update(of=("self",)).select_related(
+            "agreement", "resource", "grantee").get(pk=grant.pk)
+        _check_usable(locked, common.now())
+        rules = _check_scope(locked, desensitisation)
+        disputed = selectors.is_disputed(locked.resource)
+        entry = ledger.record(
+            actor=locked.resource.provider.code, kind="contracts.delivery.recorded",
+            subject=subject(locked),
+            payload={"grant": locked.pk, "grantee": locked.grantee.code,
+                     "resource": locked.resource.code, "version": locked.resource.version,
+                     "sm3": sm3, "rows": rows, "desensitisation": rules,
+                     "disputed": disputed},
+        )
+        return Delivery.objects.create(grant=locked, digest=sm3, rows=rows,
+                                       desensitisation=rules, disputed=disputed,
+                                       entry_seq=entry.seq)
