@@ -11,6 +11,7 @@ from django.db.models import Q, QuerySet
 from guardian.shortcuts import assign_perm, get_objects_for_user, remove_perm
 
 from catalog.models import DataResource, Opening, ResourceStatus
+from config.errors import NotFound
 from operators import authz
 from operators.models import Kind, Participant
 
@@ -48,6 +49,17 @@ def visible(user: authz.User) -> QuerySet[DataResource]:
                                        accept_global_perms=False)
         shown |= published & Q(pk__in=granted.values("pk"))
     return everything.filter(shown)
+
+
+def missing(code: str) -> NotFound:
+    """The error for a resource that does not exist, or that the reader may not see."""
+    return NotFound(f"no resource {code}")
+
+
+def require_visible(user: authz.User, resource: DataResource) -> None:
+    """Services check this first, so an invisible resource looks missing there too."""
+    if not visible(user).filter(pk=resource.pk).exists():
+        raise missing(resource.code)
 
 
 def can_manage(user: authz.User, resource: DataResource) -> bool:

@@ -20,7 +20,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from catalog import access, versions
-from catalog.models import DataResource, Frequency, QualityCheck, QualityRule
+from catalog.models import DataResource, Frequency, Opening, QualityCheck, QualityRule
 from config.errors import InvalidInput, NotPermitted
 from crypto.sm3 import sm3_hex
 from ledger import services as ledger
@@ -48,11 +48,17 @@ def parse_sample(name: str, data: bytes) -> list[dict[str, Any]]:
         except json.JSONDecodeError as exc:
             raise InvalidInput("sample", f"is not valid JSON: {exc.msg} at line {exc.lineno}")\
                 from None
+        except (ValueError, RecursionError):
+            raise InvalidInput("sample", "is not valid JSON: nested too deeply or a number "
+                                         "too long") from None
         if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
             raise InvalidInput("sample", "JSON must be an array of objects")
         return rows
     if name.lower().endswith(".csv"):
-        return list(csv.DictReader(io.StringIO(text)))
+        try:
+            return list(csv.DictReader(io.StringIO(text)))
+        except csv.Error as exc:
+            raise InvalidInput("sample", f"is not valid CSV: {exc}") from None
     raise InvalidInput("sample", "must be a .csv or .json file")
 
 
@@ -63,7 +69,7 @@ def _empty(value: Any) -> bool:
 def _number(value: Any) -> float | None:
     try:
         return float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
 
 
@@ -124,6 +130,7 @@ def evaluate(resource: DataResource, rows: list[dict[str, Any]],
 def run_quality_check(*, by: AbstractBaseUser, resource: DataResource, sample_name: str,
                       sample: bytes, today: date | None = None) -> QualityCheck:
     """Run the resource's rules over a sample and record the result on the ledger."""
+    access.require_visible(by, resource)
     if not access.can_manage(by, resource):
         raise NotPermitted(f"you do not manage resource {resource.code}")
     actor = authz.acting_for(by, resource.provider, kinds=[Kind.PROVIDER])
@@ -140,6 +147,7 @@ def run_quality_check(*, by: AbstractBaseUser, resource: DataResource, sample_na
             payload={"resource": resource.code, "version": resource.version,
                      "sample": sample_name, "sample_sm3": digest, "rows": len(rows),
                      "results": results, "passed": passed},
+            restricted=resource.opening != Opening.OPEN,
         )
         DataResource.objects.filter(pk=resource.pk).update(quality_failing=not passed)
         return QualityCheck.objects.create(
@@ -150,6 +158,7 @@ def run_quality_check(*, by: AbstractBaseUser, resource: DataResource, sample_na
 
 def add_rule(*, by: AbstractBaseUser, resource: DataResource, item_name: str, check: str,
              parameters: dict[str, Any] | None = None, threshold: int = 100) -> QualityRule:
+    access.require_visible(by, resource)
     if not access.can_manage(by, resource):
         raise NotPermitted(f"you do not manage resource {resource.code}")
     item = resource.items.filter(name=item_name).first()

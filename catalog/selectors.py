@@ -10,6 +10,7 @@ from catalog import access
 from catalog.models import Category, DataProduct, DataResource, ProductStatus, ResourceVersion
 from config.errors import NotFound
 from operators import authz
+from operators.models import Kind, Status
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ def resource(user: authz.User, code: str) -> DataResource:
     """The resource if ``user`` may see it; NotFound otherwise (the two look alike)."""
     found = access.visible(user).select_related("provider", "category").filter(code=code).first()
     if found is None:
-        raise NotFound(f"no resource {code}")
+        raise access.missing(code)
     return found
 
 
@@ -70,21 +71,36 @@ def versions_of(resource: DataResource) -> QuerySet[ResourceVersion]:
 
 
 def products(user: authz.User) -> QuerySet[DataProduct]:
-    """Listed products are public; owners see their own; the authority and regulators all."""
+    """Listed products are public; owners see their own; admitted third-party services also
+    see those submitted for review (to certify them); the authority, auditors and
+    regulators see all."""
     query = DataProduct.objects.select_related("owner")
     if authz.sees_everything(user):
         return query
     shown = Q(status=ProductStatus.LISTED)
     if user.is_authenticated:
-        shown |= Q(owner__in=authz.participants_of(user))
+        mine = authz.participants_of(user)
+        shown |= Q(owner__in=mine)
+        if mine.filter(kind=Kind.THIRD_PARTY, status=Status.ADMITTED).exists():
+            shown |= Q(status=ProductStatus.SUBMITTED)
     return query.filter(shown)
+
+
+def missing_product(code: str) -> NotFound:
+    return NotFound(f"no product {code}")
 
 
 def product(user: authz.User, code: str) -> DataProduct:
     found = products(user).filter(code=code).first()
     if found is None:
-        raise NotFound(f"no product {code}")
+        raise missing_product(code)
     return found
+
+
+def require_visible_product(user: authz.User, product: DataProduct) -> None:
+    """Services check this first, so an invisible product looks missing there too."""
+    if not products(user).filter(pk=product.pk).exists():
+        raise missing_product(product.code)
 
 
 def categories() -> QuerySet[Category]:

@@ -14,7 +14,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
-from catalog import access, versions
+from catalog import access, selectors, versions
 from catalog.models import (
     Category,
     Certificate,
@@ -84,6 +84,7 @@ def _check_complete(resource: DataResource) -> None:
 
 def _check_items(resource: DataResource, items: Sequence[dict[str, Any]]) -> None:
     names: set[str] = set()
+    claimed: set[str] = set()
     for index, item in enumerate(items):
         where = f"items[{index}]"
         unknown = set(item) - set(ITEM_FIELDS)
@@ -105,6 +106,10 @@ def _check_items(resource: DataResource, items: Sequence[dict[str, Any]]) -> Non
             raise InvalidInput(f"{where}.standard_code",
                                "an authoritative source must name the standard it sources")
         if item.get("authoritative"):
+            if item["standard_code"] in claimed:
+                raise InvalidInput(f"{where}.standard_code",
+                                   f"{item['standard_code']} is claimed by two items (一数一源)")
+            claimed.add(item["standard_code"])
             _check_one_source(resource, f"{where}.standard_code", item["standard_code"])
 
 
@@ -123,12 +128,17 @@ def _check_one_source(resource: DataResource, field: str, standard: str) -> None
 
 
 def _replace_items(resource: DataResource, items: Sequence[dict[str, Any]]) -> None:
+    """Make the resource's items exactly ``items``. An item that keeps its name is updated
+    in place, so its quality rules stay; items no longer named go, with their rules."""
     _check_items(resource, items)
-    resource.items.all().delete()
-    DataItem.objects.bulk_create(
-        DataItem(resource=resource, **{k: v for k, v in item.items() if k in ITEM_FIELDS})
-        for item in items
-    )
+    kept = {item.name: item.pk for item in resource.items.all()}
+    names = [item["name"] for item in items]
+    resource.items.exclude(name__in=names).delete()
+    resource.items.update(authoritative=False)  # claims are re-made below, in any order
+    for item in items:
+        row = DataItem(resource=resource, **{k: v for k, v in item.items() if k in ITEM_FIELDS})
+        row.pk = kept.get(item["name"])
+        row.save()
 
 
 def _provider_for(user: AbstractBaseUser, provider: Participant | None) -> Participant:
@@ -158,6 +168,7 @@ def create_resource(*, by: AbstractBaseUser, code: str, category: Category,
 
 
 def _require_manager(by: AbstractBaseUser, resource: DataResource) -> Participant:
+    access.require_visible(by, resource)
     if not access.can_manage(by, resource):
         raise NotPermitted(f"you do not manage resource {resource.code}")
     return authz.acting_for(by, resource.provider, kinds=[Kind.PROVIDER])
@@ -280,6 +291,8 @@ def create_product(*, by: AbstractBaseUser, code: str, name: str,
         raise InvalidInput("resources", "a product is built on at least one resource")
     if len(currency) != 3 or not currency.isupper():
         raise InvalidInput("currency", "must be an ISO 4217 code such as CNY")
+    for resource in resources:
+        access.require_visible(by, resource)
     _check_granted(maker, resources)
     with transaction.atomic():
         product = DataProduct.objects.create(code=code.strip(), owner=maker, name=name.strip(),
@@ -291,6 +304,7 @@ def create_product(*, by: AbstractBaseUser, code: str, name: str,
 
 def submit_product(*, by: AbstractBaseUser, product: DataProduct) -> DataProduct:
     """Submit for compliance review by the data authority."""
+    selectors.require_visible_product(by, product)
     maker = authz.acting_for(by, product.owner, kinds=[Kind.OPERATOR, Kind.MERCHANT])
     with transaction.atomic():
         locked = DataProduct.objects.select_for_update().get(pk=product.pk)
@@ -306,6 +320,7 @@ def submit_product(*, by: AbstractBaseUser, product: DataProduct) -> DataProduct
 def review_product(*, by: AbstractBaseUser, product: DataProduct, action: str,
                    reason: str = "") -> DataProduct:
     """The data authority's compliance review: list, reject (reason) or delist (reason)."""
+    selectors.require_visible_product(by, product)
     authority = authz.acting_for(by, kinds=[Kind.AUTHORITY], roles=authz.REVIEW_ROLES)
     if action not in ("list", "reject", "delist"):
         raise InvalidInput("action", "must be list, reject or delist")
@@ -327,7 +342,9 @@ def attach_certificate(*, by: AbstractBaseUser, product: DataProduct, kind: str,
                        document_name: str, document: bytes, summary: str = "",
                        issuer: Participant | None = None) -> Certificate:
     """A third party certifies, notarises or values a product; its own entry records the
-    document's SM3 digest."""
+    document's SM3 digest. Third parties see (and so certify) products submitted for
+    review and listed ones."""
+    selectors.require_visible_product(by, product)
     party = authz.acting_for(by, issuer, kinds=[Kind.THIRD_PARTY])
     _choice("kind", kind, sorted(CERTIFICATE_KINDS))
     if party.service_type != kind:

@@ -23,8 +23,12 @@ def check_character(first17: str) -> str:
 
 
 def org_check_character(first8: str) -> str:
-    """GB 11714 check character of the 9-character organisation code."""
-    total = sum(_VALUE[ch] * w for ch, w in zip(first8, _ORG_WEIGHTS, strict=True))
+    """GB 11714 check character of the 9-character organisation code.
+
+    GB 11714 values letters by their place in the full Latin alphabet (A=10 ... Z=35),
+    not by the USCC alphabet, which skips I, O, S, V and Z.
+    """
+    total = sum(int(ch, 36) * w for ch, w in zip(first8, _ORG_WEIGHTS, strict=True))
     value = 11 - total % 11
     return {10: "X", 11: "0"}.get(value, str(value))
 
