@@ -65,7 +65,10 @@ def _witnesses_from_env() -> list[dict[str, str]]:
 # Inter-department witnesses that cosign checkpoints; a checkpoint is settled once
 # SHULIAN_WITNESS_K of them cosigned it (0: no witnesses, settlement not in use).
 SHULIAN_WITNESSES = _witnesses_from_env()
-SHULIAN_WITNESS_K = int(os.environ.get("SHULIAN_WITNESS_K", "0"))
+# Unset: a majority of the witness keys registered in the ledger (none registered: 0).
+SHULIAN_WITNESS_K = (
+    int(os.environ["SHULIAN_WITNESS_K"]) if os.environ.get("SHULIAN_WITNESS_K") else None
+)
 # The regulator is alerted about checkpoints still unsettled this many seconds after sealing.
 SHULIAN_UNSETTLED_ALERT_SECONDS = int(os.environ.get("SHULIAN_UNSETTLED_ALERT_SECONDS", "600"))
 
@@ -162,10 +165,12 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "config" / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    # Plain names (no manifest): whitenoise serves them from the finders and STATIC_ROOT.
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 # Tests and `runserver` serve static files straight from the app folders.
 WHITENOISE_USE_FINDERS = True

@@ -12,7 +12,16 @@ from django.db.models import Count, QuerySet
 from config.errors import NotFound
 from crypto.canonical import parse
 from ledger import store
-from ledger.models import Checkpoint, Cosignature, Entry, LedgerKey, Payload, WitnessEvidence
+from ledger.keys import valid_now
+from ledger.models import (
+    Checkpoint,
+    Cosignature,
+    Entry,
+    KeyUse,
+    LedgerKey,
+    Payload,
+    WitnessEvidence,
+)
 
 
 @dataclass(frozen=True)
@@ -111,8 +120,14 @@ def cosigners(checkpoint: Checkpoint) -> list[str]:
 
 
 def witness_k() -> int:
-    """k: cosignatures that settle a checkpoint (0: no witnesses, settlement not in use)."""
-    return int(settings.SHULIAN_WITNESS_K)
+    """k: cosignatures that settle a checkpoint (0: no witnesses, settlement not in use).
+
+    SHULIAN_WITNESS_K when set; otherwise a majority of the witness keys valid now.
+    """
+    if settings.SHULIAN_WITNESS_K is not None:
+        return int(settings.SHULIAN_WITNESS_K)
+    witnesses = valid_now(LedgerKey.objects.filter(use=KeyUse.WITNESS)).count()
+    return witnesses // 2 + 1 if witnesses else 0
 
 
 def is_settled(checkpoint: Checkpoint) -> bool:

@@ -103,7 +103,7 @@ def configured() -> list[WitnessConfig]:
 
 def threshold() -> int:
     """k: how many cosignatures settle a checkpoint (0: settlement not in use)."""
-    return int(settings.SHULIAN_WITNESS_K)
+    return selectors.witness_k()
 
 
 # --- back-off for unreachable witnesses (per process) ---------------------------------------

@@ -44,11 +44,12 @@ NAMES = ["witness-gov-health", "witness-gov-stats", "witness-gov-transport"]
 
 @pytest.mark.django_db
 def test_no_witnesses_are_configured_by_default():
-    """(Also makes pytest-django create the test database for this module's committed_db
-    tests, which it does only when some selected test asks for the db.)"""
     from django.conf import settings
 
-    assert (settings.SHULIAN_WITNESSES, settings.SHULIAN_WITNESS_K) == ([], 0)
+    from ledger import selectors
+
+    assert (settings.SHULIAN_WITNESSES, settings.SHULIAN_WITNESS_K) == ([], None)
+    assert selectors.witness_k() == 0
     assert witnesses.collect().to_json()["cosigned"] == {}
 
 

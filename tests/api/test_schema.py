@@ -1,0 +1,131 @@
+"""The OpenAPI schema: valid, complete for the participants and catalogue endpoints, and
+true to what the server does. Schemathesis fuzzes every one of those operations through
+the WSGI app, signed in with a token, and asserts no 5xx and no response that breaks the
+documented schema."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import hypothesis
+import pytest
+import schemathesis
+from django.core import signals
+from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
+from drf_spectacular.validation import validate_schema
+from hypothesis import strategies as st
+from schemathesis.checks import not_a_server_error, response_schema_conformance
+from schemathesis.config import SchemathesisConfig
+
+from tests.api.conftest import PRODUCTS, RESOURCES, ROLES, planned_codes
+
+MINE = ("/api/v1/participants", "/api/v1/catalog")
+
+
+def test_schema_is_valid_openapi(client: Any) -> None:
+    response = client.get("/api/schema/?format=json")
+    assert response.status_code == 200
+    schema = json.loads(response.content)
+    validate_schema(schema)
+    assert schema["openapi"].startswith("3.")
+    paths = [path for path in schema["paths"] if path.startswith(MINE)]
+    assert len(paths) >= 30
+
+
+def test_every_operation_documents_its_errors_and_writes_their_entry(client: Any) -> None:
+    schema = json.loads(client.get("/api/schema/?format=json").content)
+    components = schema["components"]["schemas"]
+    for path, operations in schema["paths"].items():
+        if not path.startswith(MINE):
+            continue
+        for method, operation in operations.items():
+            where = f"{method.upper()} {path}"
+            codes = set(operation["responses"])
+            if "{" in path:
+                assert "404" in codes, where
+            if method == "post":
+                assert {"400", "401", "403"} <= codes or {"401", "403"} <= codes, where
+                success = operation["responses"].get("201") or operation["responses"]["200"]
+                ref = success["content"]["application/json"]["schema"]["$ref"]
+                assert "entry" in components[ref.rsplit("/", 1)[1]]["properties"], where
+            else:
+                assert operation.get("parameters") is not None or "{" not in path, where
+
+
+# --- schemathesis --------------------------------------------------------------------------
+
+CONFIG = SchemathesisConfig.from_dict({
+    "generation": {"max-examples": 6},
+    "phases": {"stateful": {"enabled": False}},
+})
+schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", get_wsgi_application(),
+                                        config=CONFIG).include(
+    path_regex=r"^/api/v1/(participants|catalog)/")
+
+PARTICIPANTS = sorted(planned_codes().values())
+
+
+def _real_codes(path: str) -> list[str]:
+    if path.startswith("/api/v1/participants"):
+        return PARTICIPANTS
+    if "/products/" in path:
+        return PRODUCTS
+    return RESOURCES
+
+
+@schema.hook
+def before_generate_path_parameters(context: Any, strategy: Any) -> Any:
+    """Half of the cases name objects that exist, so the fuzzing reaches past the 404."""
+    operation = context.operation
+    if operation is None or "{code}" not in operation.path:
+        return strategy
+    def named(generated: Any, code: str, number: int) -> Any:
+        def replace(value: Any) -> Any:
+            if not isinstance(value, dict):
+                return value
+            return {**value, "code": code, **({"number": number} if "number" in value else {})}
+
+        if hasattr(generated, "map_value"):
+            return generated.map_value(replace)
+        return replace(generated)
+
+    real = st.builds(named, strategy, st.sampled_from(_real_codes(operation.path)),
+                     st.integers(1, 3))
+    return st.one_of(real, strategy)
+
+
+def _role_for(path: str, method: str) -> str:
+    if path.startswith("/api/v1/participants"):
+        return "authority" if "keys" not in path and "members" not in path else "merchant"
+    if "/certificates/" in path:
+        return "certifier"
+    if "/products/" in path or path.endswith("/products/"):
+        return "authority" if path.endswith(("/list/", "/reject/", "/delist/")) else "operator"
+    return "provider"
+
+
+@pytest.fixture
+def tokens(api: Any) -> Iterator[dict[str, str]]:
+    """The world's tokens, with the database connection kept open across requests: a bare
+    WSGI call closes it at the end of each request, which Django's own test client avoids
+    the same way."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    try:
+        yield api.world.tokens
+    finally:
+        signals.request_started.connect(close_old_connections)
+        signals.request_finished.connect(close_old_connections)
+
+
+@schema.parametrize()
+@hypothesis.settings(deadline=None, max_examples=6,
+                     suppress_health_check=list(hypothesis.HealthCheck))
+def test_api_conforms_to_its_schema(case: Any, tokens: dict[str, str]) -> None:
+    role = _role_for(case.operation.path, case.method.lower())
+    assert role in ROLES
+    case.call_and_validate(headers={"Authorization": f"Token {tokens[role]}"},
+                           checks=[not_a_server_error, response_schema_conformance])
