@@ -103,7 +103,10 @@ def start_verification(*, by: AbstractBaseUser, first: int | None = None,
                        last: int | None = None) -> Verification:
     """Queue a verification run (a Celery task; eager in the embedded default)."""
     actor = authz.acting_for(by, kinds=AUDIT_KINDS)
-    span = _range(first, last)
+    requested = _range(first, last)
+    # As a bundle does: end where a signed checkpoint ends (sealing one of the current tree
+    # when none is later), or a healthy ledger's newest entries would fail to verify.
+    span = Range(requested.first, _covering_end(requested.last))
     run = Verification.objects.create(requested_by=by, acting_for=actor.code,
                                       first=span.first, last=span.last,
                                       total=span.last - span.first + 1)
