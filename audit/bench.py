@@ -15,9 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import resource
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -27,6 +25,7 @@ from typing import Any
 
 from audit.core import LedgerView, Prefix, verify
 from audit.proofs import RangeTree
+from crypto.bench import openssl_sm2
 from crypto.sm2 import PrivateKey
 from ledger import note as notes
 from ledger.format import (
@@ -43,10 +42,6 @@ from ledger.format import (
 ORIGIN = "shulian.bench"
 ACTORS = 4
 CHECKPOINT_EVERY = 1000
-_OPENSSL_RE = re.compile(
-    r"SM2 \(CurveSM2\)\s+[\d.]+s\s+[\d.]+s\s+([\d.]+)\s+([\d.]+)"
-)
-
 _SIGNERS: dict[str, PrivateKey] = {}
 
 
@@ -125,22 +120,10 @@ def synthetic_view(n: int, *, workers: int = 1, actors: int = ACTORS,
     return LedgerView(ORIGIN, Prefix(), entries, payloads, checkpoints, records, count=n)
 
 
-def openssl_sm2_verify_per_s(seconds: int = 3) -> float | None:
-    """Single-core SM2 verify/s from ``openssl speed -seconds S sm2``; None if unavailable."""
-    try:
-        result = subprocess.run(["openssl", "speed", "-seconds", str(seconds), "sm2"],
-                                capture_output=True, text=True, timeout=seconds * 4 + 30,
-                                check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    match = _OPENSSL_RE.search(result.stdout)
-    return float(match.group(2)) if match else None
-
-
 def run(entries: int, workers: int, *, openssl_seconds: int = 3) -> dict[str, Any]:
     """Build, measure OpenSSL, then time verification; the figures as a dict."""
     view = synthetic_view(entries, workers=workers)
-    openssl = openssl_sm2_verify_per_s(openssl_seconds)
+    openssl = openssl_sm2(openssl_seconds)[1]
     cpu_before = _cpu_seconds()
     began = time.perf_counter()
     report = verify(view, workers=workers)

@@ -32,6 +32,7 @@ from itertools import islice
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 from audit.proofs import RangeTree, consistency_keys, consistency_path
+from audit.witness.verify import cosigners as witness_cosigners
 from crypto.canonical import MAX_SAFE_INTEGER, canonical, parse
 from crypto.errors import CanonicalizationError, KeyFormatError
 from crypto.sm2 import PublicKey
@@ -763,18 +764,10 @@ def _check_witnesses(
 ) -> None:
     """Count valid cosignatures; a line whose name and key hint match a witness must verify."""
     for item in parsed:
-        cosigners = set(report.cosigned.get(item.size, ()))
-        body = item.checkpoint.body
-        for sig in item.checkpoint.signatures[1:]:
-            known = [w for w in witnesses
-                     if w.name == sig.name and notes.key_hint(w.key.key_id) == sig.hint]
-            if not known:
-                continue
-            if any(notes.verify_cosignature(body, sig, w.key) for w in known):
-                cosigners.add(sig.name)
-            else:
-                report.fail(None, f"checkpoint of size {item.size}: the cosignature of witness "
-                            f"{sig.name!r} does not verify", item.size)
+        valid, problems = witness_cosigners(item.checkpoint, witnesses)
+        for problem in problems:
+            report.fail(None, f"checkpoint of size {item.size}: {problem}", item.size)
+        cosigners = set(report.cosigned.get(item.size, ())) | set(valid)
         report.cosigned[item.size] = sorted(cosigners)
         if k is not None:
             report.settled[item.size] = len(cosigners) >= k

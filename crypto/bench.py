@@ -102,6 +102,13 @@ def parse_openssl_sm2(output: str) -> tuple[float, float] | None:
     return (float(match.group(1)), float(match.group(2))) if match else None
 
 
+def openssl_sm2(seconds: float = 3) -> tuple[float | None, float | None]:
+    """(sign/s, verify/s) of ``openssl speed -seconds S sm2`` on one core; Nones without it."""
+    output = openssl_speed(["-seconds", str(max(1, math.ceil(seconds))), "sm2"])
+    parsed = parse_openssl_sm2(output) if output else None
+    return parsed if parsed else (None, None)
+
+
 def parse_openssl_sm3(output: str) -> float | None:
     """MB/s in the last (largest block) column of the ``sm3`` line (printed in 1000s of B/s)."""
     match = _SM3_LINE.search(output)

@@ -18,18 +18,11 @@ from typing import Any
 
 from django.db import connection
 
-from crypto.bench import openssl_speed, parse_openssl_sm2
+from crypto.bench import openssl_sm2
 from crypto.sm2 import PrivateKey
 from ledger import keyring, selectors, services
 from ledger.format import b64encode, now_text, payload_hash, statement_bytes
 from ledger.models import LedgerKey
-
-
-def openssl_sm2(seconds: float) -> tuple[float | None, float | None]:
-    """(sign/s, verify/s) of `openssl speed sm2` on this machine, single core."""
-    output = openssl_speed(["-seconds", str(max(1, round(seconds))), "sm2"])
-    parsed = parse_openssl_sm2(output) if output else None
-    return parsed if parsed else (None, None)
 
 
 @contextlib.contextmanager
