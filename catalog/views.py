@@ -45,6 +45,7 @@ from config.portal import (
     run,
     timeline,
 )
+from contracts import sharing
 from operators import authz
 from operators.models import Kind
 from operators.selectors import participants
@@ -97,7 +98,7 @@ def resource_detail(request: HttpRequest, code: str) -> HttpResponse:
         "disputed": bool(_disputed_codes([resource.pk])),
         "actions": resource_actions(request, resource),
         "steps": timeline([versions.subject(resource)]),
-        "can_request": authz.has_kind(request.user, Kind.PROVIDER, Kind.OPERATOR),
+        "can_request": authz.has_kind(request.user, *sharing.REQUESTER_KINDS),
         "objections": _objections_of(resource) if can_manage or authz.sees_everything(
             request.user) else [],
     })

@@ -42,7 +42,8 @@ SHARING = Machine(
         (S.PENDING, "escalate"): S.PENDING,
     },
 )
-REQUESTER_KINDS = (Kind.PROVIDER, Kind.OPERATOR)
+# Departments share with each other; operators and data merchants request authorised use.
+REQUESTER_KINDS = (Kind.PROVIDER, Kind.OPERATOR, Kind.MERCHANT)
 
 
 def subject(request: SharingRequest) -> str:

@@ -130,8 +130,10 @@ def test_a_provider_cannot_request_its_own_resource(world: w.World) -> None:
         requester=world.provider).exists()
 
 
-def test_only_departments_and_operators_request(world: w.World) -> None:
-    for user in (world.merchant_user, world.subject_user, world.notary_user):
+def test_departments_operators_and_merchants_request_others_may_not(world: w.World) -> None:
+    pending = ask(world, world.conditional, by=world.merchant_user)
+    assert pending.state == "pending" and pending.requester == world.merchant
+    for user in (world.subject_user, world.notary_user):
         with pytest.raises(NotPermitted):
             ask(world, world.conditional, by=user)
 

@@ -86,7 +86,7 @@ ROLE_PAGES = {
                                   "authority": 403},
     "/catalogue/market/new/": {"operator": 200, "merchant": 200, "provider": 403},
     "/workflows/agreements/new/": {"authority": 200, "operator": 403, "provider": 403},
-    "/workflows/requests/new/": {"provider": 200, "operator": 200, "merchant": 403,
+    "/workflows/requests/new/": {"provider": 200, "operator": 200, "merchant": 200,
                                  "citizen": 403},
 }
 ROLE_CASES = [(url, who, code) for url, table in ROLE_PAGES.items()
