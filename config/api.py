@@ -12,35 +12,25 @@ from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import QuerySet
 from django.http import Http404
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, inline_serializer
-from rest_framework import exceptions, parsers, serializers
-from rest_framework.pagination import PageNumberPagination
+from rest_framework import exceptions, generics, serializers
+from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.parsers import BaseParser
+from rest_framework.permissions import IsAuthenticatedOrReadOnly
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from config.errors import DomainError, InvalidInput
+from config.drf import JSONParser as JSONParser  # re-exported: DRF's settings name config.drf
+from config.drf import Pagination as Pagination
+from config.errors import DomainError, InvalidInput, NotFound
 from ledger.models import Entry
 from operators.models import Participant
-
-
-class JSONParser(parsers.JSONParser):
-    """DRF's JSON parser, but a body nested too deeply is a 400, not a RecursionError."""
-
-    def parse(self, stream: Any, media_type: str | None = None,
-              parser_context: dict[str, Any] | None = None) -> Any:
-        try:
-            return super().parse(stream, media_type, parser_context)
-        except RecursionError:
-            raise exceptions.ParseError("JSON parse error - nested too deeply") from None
-
-
-class Pagination(PageNumberPagination):
-    page_size = 25
-    page_size_query_param = "page_size"
-    max_page_size = 200
 
 
 def _body(status: int, message: str, fields: dict[str, list[str]] | None = None) -> dict[str, Any]:
@@ -169,3 +159,81 @@ def int_param(request: Request, name: str, default: int | None = None,
     if value < minimum:
         raise InvalidInput(name, f"must be >= {minimum}")
     return value
+
+
+# --- base views, ordering and the write response every app's API shares ------------------
+
+
+TAGS = {"operators.api": "participants", "catalog.api.resources": "catalogue",
+        "catalog.api.products": "products", "contracts.api": "workflows",
+        "audit.api": "audit", "audit.api_regulator": "regulator"}
+
+
+class TaggedSchema(AutoSchema):
+    """Operations grouped by the module that defines them (participants, catalogue,
+    products, workflows, audit, regulator) rather than by the URL's first segment."""
+
+    def get_tags(self) -> list[str]:
+        module = type(self.view).__module__
+        return [TAGS[module]] if module in TAGS else super().get_tags()
+
+
+class ApiDefaults:
+    # Token first, so that a client without credentials is told 401 (and how to sign in);
+    # reads are open, writes need a signed-in user; bodies are JSON unless a view says
+    # otherwise. (No docstring: OpenAPI takes an operation's description from its view.)
+
+    authentication_classes = [TokenAuthentication, SessionAuthentication]
+    permission_classes = [IsAuthenticatedOrReadOnly]
+    parser_classes: list[type[BaseParser]] = [JSONParser]
+    schema = TaggedSchema()
+
+
+class ApiView(ApiDefaults, APIView):
+    pass
+
+
+class ApiListView(ApiDefaults, generics.ListAPIView):  # type: ignore[type-arg]
+    # A paginated list whose query parameters ``query_serializer`` checks.
+
+    query_serializer: type[serializers.Serializer] | None = None  # type: ignore[type-arg]
+
+    def query(self) -> dict[str, Any]:
+        """The list's query parameters, checked by ``query_serializer`` (400 names each)."""
+        if self.query_serializer is None:
+            return {}
+        checked = self.query_serializer(data=self.request.query_params)
+        checked.is_valid(raise_exception=True)
+        return dict(checked.validated_data)
+
+
+def orderings(*names: str) -> list[str]:
+    """Ascending and descending choices for ?ordering=."""
+    return [variant for name in names for variant in (name, f"-{name}")]
+
+
+def order_by(query: QuerySet[Any], ordering: str | None, fields: dict[str, str],
+             default: str) -> QuerySet[Any]:
+    """Apply ``?ordering=name`` (or ``-name``) through the public-name -> field map."""
+    chosen = ordering or default
+    descending = chosen.startswith("-")
+    field = fields[chosen.lstrip("-")]
+    return query.order_by(f"-{field}" if descending else field, "pk")
+
+
+def no_nul(value: str) -> str:
+    """A path code with a NUL character names nothing (and PostgreSQL refuses NUL)."""
+    if "\x00" in value:
+        raise NotFound("no such object")
+    return value
+
+
+WRITE_ERRORS = errors(400, 401, 403, 404, 409)
+
+
+def written(serializer: type[serializers.Serializer], instance: Any,  # type: ignore[type-arg]
+            request: Request, entry: dict[str, Any] | None, status: int = 200) -> Response:
+    data = dict(serializer(instance, context={"request": request}).data)
+    data["entry"] = entry
+    return Response(data, status=status)
+

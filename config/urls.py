@@ -5,6 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import obtain_auth_token
 
+from audit.api_urls import regulator_urlpatterns
 from config import views
 
 api_v1 = [
@@ -12,6 +13,9 @@ api_v1 = [
     path("ledger/", include("ledger.api_urls")),
     path("participants/", include("operators.api_urls")),
     path("catalog/", include("catalog.api_urls")),
+    path("", include("contracts.api_urls")),
+    path("audit/", include("audit.api_urls")),
+    path("regulator/", include((regulator_urlpatterns, "regulator"), namespace=None)),
 ]
 
 urlpatterns = [

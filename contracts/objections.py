@@ -89,10 +89,47 @@ def _as_participant(by: AbstractBaseUser, participant: Participant | None) -> Pa
     return mine[0] if mine else None
 
 
+SIGNED_FILING = "contracts.objection.filed"
+
+
+def resource_subject(resource: DataResource) -> str:
+    """The subject of a client-signed filing (the client cannot know the objection's id)."""
+    return f"catalog/resource/{resource.code}"
+
+
+def _check_submission(submission: ledger.Submission, filer: Participant | None,
+                      resource: DataResource, ground: str, description: str,
+                      grant: Grant | None) -> None:
+    """The client's own statement must describe exactly the objection being filed."""
+    if filer is None:
+        raise InvalidInput("payload.filer", "a client-signed objection is filed for a "
+                                            "participant you act for")
+    statement, payload = submission.statement, submission.payload
+    if not isinstance(statement, dict):
+        raise InvalidInput("statement", "must be an object")
+    expected = {"kind": SIGNED_FILING, "actor": filer.code,
+                "subject": resource_subject(resource)}
+    for name, value in expected.items():
+        if statement.get(name) != value:
+            raise InvalidInput(f"statement.{name}", f"must be {value!r}")
+    described = {"resource": resource.code, "ground": ground, "description": description,
+                 "filer": filer.code, "grant": grant.pk if grant else None}
+    if not isinstance(payload, dict) or set(payload) - set(described):
+        raise InvalidInput("payload", f"must be an object with {', '.join(described)}")
+    for name, value in described.items():
+        if payload.get(name) != value:
+            raise InvalidInput(f"payload.{name}", "does not describe the objection filed")
+
+
 def file_objection(*, by: AbstractBaseUser, resource: DataResource, ground: str,
                    description: str, grant: Grant | None = None,
-                   participant: Participant | None = None) -> Objection:
-    """Anyone signed in objects to a resource's data, or to an authorisation (a grant)."""
+                   participant: Participant | None = None,
+                   submission: ledger.Submission | None = None) -> Objection:
+    """Anyone signed in objects to a resource's data, or to an authorisation (a grant).
+
+    With ``submission`` (a statement the filer's participant signed with its own key, about
+    ``resource_subject(resource)``, whose payload names resource, ground, description,
+    filer and grant) that statement is appended instead of one signed on the server."""
     if not by.is_authenticated:
         raise NotPermitted("sign in first")
     if not access.visible(by).filter(pk=resource.pk).exists():
@@ -105,6 +142,8 @@ def file_objection(*, by: AbstractBaseUser, resource: DataResource, ground: str,
         raise InvalidInput("grant", f"grant {grant.pk} is not about {resource.code}")
     description = common.required("description", description, "file an objection")
     filer = _as_participant(by, participant)
+    if submission is not None:
+        _check_submission(submission, filer, resource, ground, description, grant)
     with transaction.atomic():
         filed = common.now()
         objection = Objection.objects.create(
@@ -112,6 +151,9 @@ def file_objection(*, by: AbstractBaseUser, resource: DataResource, ground: str,
             description=description,
             accept_due=calendar.add_working_days(filed, settings.SHULIAN_OBJECTION_ACCEPT_DAYS),
         )
+        if submission is not None:
+            ledger.append_many([submission])
+            return objection
         actor, who, restricted = _filer_actor(objection)
         ledger.record(
             actor=actor, kind="contracts.objection.filed", subject=subject(objection),

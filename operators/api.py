@@ -10,99 +10,35 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
-from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiResponse,
     extend_schema,
 )
-from rest_framework import generics, serializers
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
-from rest_framework.parsers import BaseParser
-from rest_framework.permissions import IsAuthenticatedOrReadOnly
+from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from config.api import (
     AS_PARTICIPANT,
+    WRITE_ERRORS,
+    ApiListView,
+    ApiView,
     EntryRefSerializer,
-    JSONParser,
     acting_participant,
     entry_ref,
     errors,
     latest_entry,
+    no_nul,
+    order_by,
+    orderings,
+    written,
 )
-from config.errors import InvalidInput, NotFound, NotPermitted
+from config.errors import InvalidInput, NotPermitted
 from ledger.api import KeySerializer
 from ledger.models import Entry, LedgerKey
 from operators import authz, selectors, services
 from operators.models import Kind, Membership, MerchantType, Participant, Role, ServiceType, Status
-
-# --- what every view of this app and of the catalogue shares -----------------------------
-
-
-TAGS = {"operators.api": "participants", "catalog.api.resources": "catalogue",
-        "catalog.api.products": "products"}
-
-
-class TaggedSchema(AutoSchema):
-    """Operations grouped by the module that defines them (participants, catalogue,
-    products) rather than by the URL's first segment."""
-
-    def get_tags(self) -> list[str]:
-        module = type(self.view).__module__
-        return [TAGS[module]] if module in TAGS else super().get_tags()
-
-
-class ApiDefaults:
-    # Token first, so that a client without credentials is told 401 (and how to sign in);
-    # reads are open, writes need a signed-in user; bodies are JSON unless a view says
-    # otherwise. (No docstring: OpenAPI takes an operation's description from its view.)
-
-    authentication_classes = [TokenAuthentication, SessionAuthentication]
-    permission_classes = [IsAuthenticatedOrReadOnly]
-    parser_classes: list[type[BaseParser]] = [JSONParser]
-    schema = TaggedSchema()
-
-
-class ApiView(ApiDefaults, APIView):
-    pass
-
-
-class ApiListView(ApiDefaults, generics.ListAPIView):  # type: ignore[type-arg]
-    # A paginated list whose query parameters ``query_serializer`` checks.
-
-    query_serializer: type[serializers.Serializer] | None = None  # type: ignore[type-arg]
-
-    def query(self) -> dict[str, Any]:
-        """The list's query parameters, checked by ``query_serializer`` (400 names each)."""
-        if self.query_serializer is None:
-            return {}
-        checked = self.query_serializer(data=self.request.query_params)
-        checked.is_valid(raise_exception=True)
-        return dict(checked.validated_data)
-
-
-def orderings(*names: str) -> list[str]:
-    """Ascending and descending choices for ?ordering=."""
-    return [variant for name in names for variant in (name, f"-{name}")]
-
-
-def order_by(query: QuerySet[Any], ordering: str | None, fields: dict[str, str],
-             default: str) -> QuerySet[Any]:
-    """Apply ``?ordering=name`` (or ``-name``) through the public-name -> field map."""
-    chosen = ordering or default
-    descending = chosen.startswith("-")
-    field = fields[chosen.lstrip("-")]
-    return query.order_by(f"-{field}" if descending else field, "pk")
-
-
-def no_nul(value: str) -> str:
-    """A path code with a NUL character names nothing (and PostgreSQL refuses NUL)."""
-    if "\x00" in value:
-        raise NotFound("no such object")
-    return value
 
 
 def key_entry(key: LedgerKey) -> dict[str, Any] | None:
@@ -110,8 +46,6 @@ def key_entry(key: LedgerKey) -> dict[str, Any] | None:
         return None
     return entry_ref(Entry.objects.filter(seq=key.registered_seq).first())
 
-
-WRITE_ERRORS = errors(400, 401, 403, 404, 409)
 
 # --- serializers ---------------------------------------------------------------------------
 
@@ -262,13 +196,6 @@ class UploadKeySerializer(serializers.Serializer):  # type: ignore[type-arg]
 
 
 # --- views ---------------------------------------------------------------------------------
-
-
-def written(serializer: type[serializers.Serializer], instance: Any,  # type: ignore[type-arg]
-            request: Request, entry: dict[str, Any] | None, status: int = 200) -> Response:
-    data = dict(serializer(instance, context={"request": request}).data)
-    data["entry"] = entry
-    return Response(data, status=status)
 
 
 def participant_written(request: Request, participant: Participant,

@@ -14,17 +14,21 @@ from rest_framework.response import Response
 from catalog import selectors, services
 from catalog.api import serializers as s
 from catalog.models import Certificate, DataProduct, ProductStatus
-from config.api import AS_PARTICIPANT, acting_participant, entry_ref, errors, latest_entry
-from ledger.models import Entry
-from operators.api import (
+from config.api import (
+    AS_PARTICIPANT,
     WRITE_ERRORS,
     ApiListView,
     ApiView,
-    ReasonSerializer,
+    acting_participant,
+    entry_ref,
+    errors,
+    latest_entry,
     no_nul,
     order_by,
     written,
 )
+from ledger.models import Entry
+from operators.api import ReasonSerializer
 
 PRODUCT_ORDER = {"code": "code", "name": "name", "price": "price", "updated": "updated"}
 

@@ -24,25 +24,23 @@ from catalog.models import (
 )
 from config.api import (
     AS_PARTICIPANT,
+    WRITE_ERRORS,
+    ApiListView,
+    ApiView,
     Pagination,
     acting_participant,
     entry_ref,
     errors,
     latest_entry,
+    no_nul,
+    order_by,
+    written,
 )
 from config.errors import NotFound
 from crypto.canonical import parse
 from ledger import selectors as ledger_selectors
 from ledger.models import Entry
-from operators.api import (
-    WRITE_ERRORS,
-    ApiListView,
-    ApiView,
-    ReasonSerializer,
-    no_nul,
-    order_by,
-    written,
-)
+from operators.api import ReasonSerializer
 
 MAX_VERSION = 2**31 - 1
 

@@ -28,9 +28,8 @@ from catalog.models import (
     Sharing,
 )
 from catalog.services import CERTIFICATE_KINDS
-from config.api import EntryRefSerializer
+from config.api import EntryRefSerializer, orderings
 from config.errors import NotFound
-from operators.api import orderings
 
 MAX_DOCUMENT = 20 * 1024 * 1024
 
