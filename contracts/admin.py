@@ -3,11 +3,9 @@ every change to them must go through a service and its ledger entry."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest
 
+from config.admin import ReadOnlyAdmin
 from contracts.models import (
     Delivery,
     Grant,
@@ -25,17 +23,6 @@ class HolidayAdmin(admin.ModelAdmin):
     list_filter = ("working",)
     date_hierarchy = "day"
     search_fields = ("name",)
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(SharingRequest)

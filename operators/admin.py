@@ -1,17 +1,26 @@
 from django.contrib import admin
 
+from config.admin import ReadOnlyAdmin
 from operators.models import Membership, Participant
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipInline(admin.TabularInline):  # type: ignore[type-arg]
     model = Membership
     extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
 
 
 @admin.register(Participant)
-class ParticipantAdmin(admin.ModelAdmin):
+class ParticipantAdmin(ReadOnlyAdmin):
+    """Participants change only through registration and its ledger entries."""
+
     list_display = ("code", "name_zh", "kind", "status")
     list_filter = ("kind", "status")
     search_fields = ("code", "name_zh", "name_en")
     inlines = [MembershipInline]
-    readonly_fields = ("code", "kind", "status", "group")
