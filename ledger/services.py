@@ -40,7 +40,7 @@ from ledger.format import (
 )
 from ledger.keys import public_key, usable_signing_key
 from ledger.merkle import SM3, closed_subtrees, frontier_root
-from ledger.models import Checkpoint, CustodialKey, Entry, KeyUse, LedgerKey, MerkleNode, Payload
+from ledger.models import Checkpoint, CustodialKey, Entry, KeyUse, LedgerKey, MerkleNode
 
 STATEMENT_USES = (KeyUse.STATEMENT, KeyUse.LEDGER)
 _WITNESS_NAME = re.compile(r"[^\s+]{1,128}")
@@ -112,10 +112,9 @@ def _check(sub: Submission, keys: dict[str, LedgerKey]) -> _Checked:
 
 def _check_under_lock(items: Sequence[_Checked], now: datetime) -> None:
     skew = timedelta(seconds=settings.SHULIAN_MAX_CLOCK_SKEW_SECONDS)
-    revoked = dict(
-        LedgerKey.objects.filter(pk__in={item.key.pk for item in items}, revoked_at__lte=now)
-        .values_list("pk", "revoked_at")
-    )
+    pairs = {(item.submission.statement["actor"], item.submission.statement["nonce"])
+             for item in items}
+    revoked, used = store.conflicts({item.key.pk for item in items}, now, pairs)
     seen: set[tuple[str, str]] = set()
     for item in items:
         statement = item.submission.statement
@@ -127,12 +126,8 @@ def _check_under_lock(items: Sequence[_Checked], now: datetime) -> None:
         if pair in seen:
             raise AppendRefused("statement.nonce", "is used twice in this batch")
         seen.add(pair)
-    actors = {actor for actor, _ in seen}
-    nonces = {nonce for _, nonce in seen}
-    used = Entry.objects.filter(actor__in=actors, nonce__in=nonces).values_list("actor", "nonce")
-    for pair in used:
-        if pair in seen:
-            raise AppendRefused("statement.nonce", "was already used by this actor (replay)")
+    if used:
+        raise AppendRefused("statement.nonce", "was already used by this actor (replay)")
 
 
 def append_many(submissions: Iterable[Submission]) -> list[Entry]:
@@ -162,9 +157,11 @@ def append(
 
 def _insert(items: Sequence[_Checked], tail: store.Tail, now: datetime) -> list[Entry]:
     recorded = format_time(now)
-    frontier = store.frontier(tail.size)
+    frontier = store.frontier(tail.size, tail.head if tail.size else None)
     prev = tail.head
-    entries, payloads, nodes = [], [], []
+    entries: list[Entry] = []
+    payloads: list[tuple[int, str, bool]] = []
+    nodes: list[tuple[int, str]] = []
     for offset, item in enumerate(items):
         seq = tail.size + offset
         sub = item.submission
@@ -172,7 +169,7 @@ def _insert(items: Sequence[_Checked], tail: store.Tail, now: datetime) -> list[
                                 sig=sub.signature, recorded=recorded)
         leaf = leaf_hash(data)
         for level, index, node in closed_subtrees(seq, leaf, frontier, SM3):
-            nodes.append(MerkleNode(position=MerkleNode.pack(level, index), hash=node.hex()))
+            nodes.append((MerkleNode.pack(level, index), node.hex()))
         entry = Entry(
             seq=seq, leaf_hash=leaf.hex(), prev=prev, data=data.decode("utf-8"),
             kind=sub.statement["kind"], actor=sub.statement["actor"],
@@ -181,11 +178,13 @@ def _insert(items: Sequence[_Checked], tail: store.Tail, now: datetime) -> list[
             statement_time=item.time, recorded=now,
         )
         entries.append(entry)
-        payloads.append(Payload(entry=entry, data=item.payload_text, restricted=sub.restricted))
+        payloads.append((seq, item.payload_text, sub.restricted))
         prev = entry.leaf_hash
-    Entry.objects.bulk_create(entries)
-    Payload.objects.bulk_create(payloads)
-    MerkleNode.objects.bulk_create(nodes)
+    store.insert(entries, payloads, nodes)
+    store.remember_frontier(tail.size + len(entries), prev, frontier)
+    for entry in entries:  # they are in the database now, as if saved by the ORM
+        entry._state.adding = False
+        entry._state.db = "default"
     return entries
 
 

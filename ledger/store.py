@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.db import connection
 
@@ -86,8 +87,114 @@ def tree(size: int | None = None) -> SubtreeTree:
     return SubtreeTree(DatabaseStore(size))
 
 
-def frontier(size: int) -> list[bytes]:
-    """Roots of the complete subtrees covering [0, size), largest first."""
+# The frontier after this process's last append, keyed by (database, size, head hash): the
+# head hash commits to the whole history, so a hit is exactly the tree the tail shows.
+_last_frontier: tuple[tuple[str, int, str], list[bytes]] | None = None
+
+
+def remember_frontier(size: int, head: str, nodes: list[bytes]) -> None:
+    global _last_frontier
+    _last_frontier = ((str(connection.settings_dict["NAME"]), size, head), list(nodes))
+
+
+def frontier(size: int, last_leaf: str | None = None) -> list[bytes]:
+    """Roots of the complete subtrees covering [0, size), largest first.
+
+    ``last_leaf`` is the hex leaf hash of entry size-1 (the tail's head): with it, the
+    frontier this process left after its own last append is reused when nobody has
+    appended since, and otherwise the single-leaf subtree of an odd size needs no query.
+    """
+    if last_leaf is not None and _last_frontier is not None:
+        key, nodes = _last_frontier
+        if key == (str(connection.settings_dict["NAME"]), size, last_leaf):
+            return list(nodes)
     keys = aligned_subtrees(0, size)
-    found = DatabaseStore(size).subtrees(keys)
-    return [found[key] for key in keys]
+    known: dict[tuple[int, int], bytes] = {}
+    if last_leaf is not None and size % 2:
+        known[(0, size - 1)] = bytes.fromhex(last_leaf)
+    missing = [key for key in keys if key not in known]
+    if missing:
+        known.update(DatabaseStore(size).subtrees(missing))
+    return [known[key] for key in keys]
+
+
+# --- the statements that run under the append lock, in plain SQL for speed -----------------
+
+
+def _marks(count: int) -> str:
+    return ", ".join(["%s"] * count)
+
+
+def conflicts(key_pks: Iterable[int], now: datetime, pairs: set[tuple[str, str]]) -> (
+    tuple[set[int], set[tuple[str, str]]]
+):
+    """In one query: which keys (by primary key) are revoked at ``now``, and which
+    (actor, nonce) pairs are already on the ledger."""
+    pks = sorted(key_pks)
+    actors = sorted({actor for actor, _ in pairs})
+    nonces = sorted({nonce for _, nonce in pairs})
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT 'k', CAST(id AS TEXT), '' FROM ledger_ledgerkey "
+            f"WHERE id IN ({_marks(len(pks))}) AND revoked_at IS NOT NULL AND revoked_at <= %s "
+            f"UNION ALL SELECT 'n', actor, nonce FROM ledger_entry "
+            f"WHERE actor IN ({_marks(len(actors))}) AND nonce IN ({_marks(len(nonces))})",
+            [*pks, connection.ops.adapt_datetimefield_value(now), *actors, *nonces],
+        )
+        rows = cursor.fetchall()
+    revoked = {int(first) for tag, first, _ in rows if tag == "k"}
+    used = {(actor, nonce) for tag, actor, nonce in rows if tag == "n"} & pairs
+    return revoked, used
+
+
+ENTRY_COLUMNS = ("seq", "leaf_hash", "prev", "data", "kind", "actor", "subject", "key_id",
+                 "nonce", "payload_hash", "statement_time", "recorded")
+
+
+def insert(entries: Sequence[Entry], payloads: Sequence[tuple[int, str, bool]],
+           nodes: Sequence[tuple[int, str]]) -> None:
+    """Insert entry, payload and Merkle-node rows with one statement per table."""
+    adapt = connection.ops.adapt_datetimefield_value
+    entry_rows = [
+        [getattr(entry, column) for column in ENTRY_COLUMNS[:10]]
+        + [adapt(entry.statement_time), adapt(entry.recorded)]
+        for entry in entries
+    ]
+    payload_columns = ("entry_id", "data", "restricted")
+    tables = [("ledger_entry", ENTRY_COLUMNS, entry_rows),
+              ("ledger_payload", payload_columns, [list(row) for row in payloads])]
+    if nodes:
+        tables.append(("ledger_merklenode", ("position", "hash"), [list(row) for row in nodes]))
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql" and len(entry_rows) <= 50:
+            _insert_together(cursor, tables)
+            return
+        for table, columns, rows in tables:
+            _insert_rows(cursor, table, columns, rows)
+
+
+def _values(columns: Sequence[str], rows: Sequence[list[Any]]) -> tuple[str, list[Any]]:
+    marks = ", ".join(f"({_marks(len(columns))})" for _ in rows)
+    return marks, [value for row in rows for value in row]
+
+
+def _insert_together(cursor: Any, tables: Sequence[tuple[str, Sequence[str],
+                                                          Sequence[list[Any]]]]) -> None:
+    """PostgreSQL: every table's rows in one statement (data-modifying CTEs), one round trip."""
+    parts, params = [], []
+    for number, (table, columns, rows) in enumerate(tables):
+        marks, values = _values(columns, rows)
+        insert = f"INSERT INTO {table} ({', '.join(columns)}) VALUES {marks}"
+        last = number == len(tables) - 1
+        parts.append(insert if last else f"t{number} AS ({insert})")
+        params += values
+    cursor.execute("WITH " + ", ".join(parts[:-1]) + " " + parts[-1], params)
+
+
+def _insert_rows(cursor: Any, table: str, columns: Sequence[str],
+                 rows: Sequence[list[Any]]) -> None:
+    # SQLite allows 32766 parameters per statement: insert in slices well below that.
+    per_statement = max(1, 900 // len(columns))
+    for start in range(0, len(rows), per_statement):
+        marks, values = _values(columns, rows[start : start + per_statement])
+        cursor.execute(f"INSERT INTO {table} ({', '.join(columns)}) VALUES {marks}", values)
