@@ -5,18 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils.translation import gettext as _
 
+from config import inbox
 from operators import authz
 from operators.models import Kind
 
 
-def _link(name: str, label: str, section: str) -> dict[str, str] | None:
-    try:
-        return {"url": reverse(name), "label": label, "section": section}
-    except NoReverseMatch:  # a page of an app that is not installed in this build
-        return None
+def _link(name: str, label: str, section: str) -> dict[str, str]:
+    return {"url": reverse(name), "label": label, "section": section}
 
 
 def portal(request: HttpRequest) -> dict[str, Any]:
@@ -38,17 +36,10 @@ def portal(request: HttpRequest) -> dict[str, Any]:
     if kinds & {Kind.AUTHORITY, Kind.REGULATOR}:
         roles.append(_link("operators:list", _("Participants"), "participants"))
     participants = list(authz.participants_of(user))
-    inbox_count = 0
-    try:
-        from config import inbox
-
-        inbox_count = inbox.count(user)
-    except ImportError:  # the inbox arrives with the workflow pages
-        pass
     return {
-        "workflow_nav": [item for item in workflow if item],
-        "role_nav": [item for item in roles if item],
+        "workflow_nav": workflow,
+        "role_nav": roles,
         "acting_names": ", ".join(p.name_zh for p in participants),
         "acting_participants": participants,
-        "inbox_count": inbox_count,
+        "inbox_count": inbox.count(user),
     }
