@@ -10,7 +10,7 @@ from django.db.models import Count, F, QuerySet, Sum
 from django.db.models.functions import TruncDate
 
 from contracts.calendar import SHANGHAI
-from contracts.models import Delivery, Grant, Objection, Order, SharingRequest
+from contracts.models import Delivery, Objection, Order, SharingRequest
 from ledger.models import Entry
 
 NEAR_EXPIRY = timedelta(days=3)
@@ -94,12 +94,3 @@ def repeated_refusals(minimum: int = REPEATED_REFUSALS) -> QuerySet[Any]:
 def attestations() -> QuerySet[Entry]:
     """The auditors' signed attestations of clean verifications, newest first."""
     return Entry.objects.filter(kind=ATTESTATION).select_related("payload_row").order_by("-seq")
-
-
-def grants_expiring(window: timedelta = NEAR_EXPIRY,
-                    at: datetime | None = None) -> QuerySet[Grant]:
-    from django.utils import timezone
-
-    moment = at or timezone.now()
-    return Grant.objects.filter(state=Grant.State.ACTIVE, valid_until__gt=moment,
-                                valid_until__lte=moment + window)

@@ -13,7 +13,7 @@ from guardian.shortcuts import assign_perm, get_objects_for_user, remove_perm
 from catalog.models import DataResource, Opening, ResourceStatus
 from config.errors import NotFound
 from operators import authz
-from operators.models import Kind, Participant
+from operators.models import Participant
 
 MANAGE = "catalog.manage_resource"
 VIEW_RESTRICTED = "catalog.view_restricted"
@@ -70,7 +70,3 @@ def sees_restricted(user: authz.User, resource: DataResource) -> bool:
     if not user.is_authenticated:
         return False
     return user.has_perm(VIEW_RESTRICTED, resource) or authz.sees_everything(user)
-
-
-def is_reviewer_of_listings(user: authz.User) -> bool:
-    return authz.has_kind(user, Kind.AUTHORITY)

@@ -238,10 +238,6 @@ def _text(required: bool = True, **kwargs: Any) -> serializers.CharField:
     return serializers.CharField(max_length=TEXT, **kwargs)
 
 
-class NoInput(serializers.Serializer):  # type: ignore[type-arg]
-    pass
-
-
 class ReasonInput(serializers.Serializer):  # type: ignore[type-arg]
     reason = _text(help_text="why (required)")
 

@@ -267,11 +267,6 @@ class PrivateKey:
         return f"<sm2.PrivateKey of {self.public_key.key_id[:16]}>"
 
 
-def key_id_of_pem(pem: bytes | str) -> str:
-    """The key id of a PEM public key."""
-    return PublicKey.from_pem(pem).key_id
-
-
 def _reason(exc: Exception) -> str:
     first = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
     return first.split("\n")[0].strip() or type(exc).__name__

@@ -5,7 +5,6 @@ Entries and proofs never change, so their responses carry an ETag and a long max
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 from django.db.models import QuerySet
@@ -122,10 +121,6 @@ class PayloadView(APIView):
         return Response({"seq": seq, "payload": payload, "restricted": restricted})
 
 
-def _b64(value: bytes) -> str:
-    return base64.b64encode(value).decode("ascii")
-
-
 class RootView(APIView):
     @extend_schema(
         parameters=[OpenApiParameter("size", int, description="tree size; default: current")],
@@ -201,12 +196,8 @@ class CheckpointNote(APIView):
             checkpoint = Checkpoint.objects.filter(size=int(size)).first()
         if checkpoint is None:
             raise NotFound(f"no checkpoint {size}")
-        return HttpResponse(_note_text(checkpoint), content_type="text/plain; charset=utf-8")
-
-
-def _note_text(checkpoint: Checkpoint) -> str:
-    note_of = getattr(selectors, "checkpoint_note", None)
-    return str(note_of(checkpoint)) if note_of else checkpoint.note
+        return HttpResponse(selectors.checkpoint_note(checkpoint),
+                            content_type="text/plain; charset=utf-8")
 
 
 class KeySerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
@@ -225,13 +216,6 @@ class KeyList(generics.ListAPIView):  # type: ignore[type-arg]
         query = selectors.keys()
         owner = self.request.query_params.get("owner")
         return query.filter(owner=owner) if owner else query
-
-
-class SignedStatementSerializer(serializers.Serializer):  # type: ignore[type-arg]
-    statement = serializers.DictField(help_text="the v1 statement object")
-    signature = serializers.CharField(help_text="base64 DER SM2 signature over the "
-                                                "canonical statement bytes")
-    payload = serializers.JSONField(help_text="the payload whose SM3 is statement.payload")
 
 
 class StatusView(APIView):
