@@ -23,21 +23,25 @@ from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from audit.core import LedgerView, Prefix, verify
+from audit.core import verify
 from audit.proofs import RangeTree
+from audit.view import LedgerView, Prefix, Stored
 from crypto.bench import openssl_sm2
 from crypto.sm2 import PrivateKey
-from ledger import note as notes
-from ledger.format import (
+from ledger.protocol import note as notes
+from ledger.protocol.format import (
+    VERSION,
     ZERO_HASH,
     b64encode,
+    commit,
     entry_bytes,
     format_time,
     leaf_hash,
     make_entry,
-    payload_hash,
+    new_salt,
     statement_bytes,
 )
+from ledger.protocol.records import KEY_REGISTERED, key_subject
 
 ORIGIN = "shulian.bench"
 ACTORS = 4
@@ -53,24 +57,21 @@ def _sign_chunk(items: list[tuple[str, bytes]]) -> list[bytes]:
     return [_SIGNERS[kid].sign(data) for kid, data in items]
 
 
-def _key_record(code: str, use: str, key: PrivateKey, valid_from: str) -> dict[str, Any]:
-    return {"key": key.public_key.key_id, "name": code, "participant": code, "use": use,
+def _registration(code: str, use: str, key: PrivateKey, valid_from: str) -> dict[str, Any]:
+    return {"key": key.public_key.key_id, "owner": code, "name": code, "use": use,
             "pem": key.public_key.pem, "valid_from": valid_from, "valid_until": None,
-            "revoked_at": None}
+            "replaces": None}
 
 
-def _statements(n: int, actors: list[tuple[str, str]], start: datetime) -> list[dict[str, Any]]:
-    statements = []
-    for seq in range(n):
-        code, kid = actors[seq % len(actors)]
-        payload = {"n": seq, "amount": f"{seq % 1000}.00", "currency": "CNY"}
-        statements.append({
-            "v": 1, "ledger": ORIGIN, "kind": "contracts.transaction.recorded", "actor": code,
-            "key": kid, "subject": f"contracts/transaction/{seq}",
-            "payload": payload_hash(payload), "nonce": f"{code}-{seq}",
-            "time": format_time(start + timedelta(milliseconds=seq)),
-        })
-    return statements
+def _statement(seq: int, actor: str, kid: str, kind: str, subject: str, payload: Any,
+               time: str) -> tuple[dict[str, Any], str]:
+    """(statement, base64 salt) committing to ``payload``."""
+    salt = new_salt()
+    return {
+        "v": VERSION, "ledger": ORIGIN, "kind": kind, "actor": actor, "key": kid,
+        "subject": subject, "payload": commit(salt, payload), "nonce": f"{actor}-{seq}",
+        "time": time,
+    }, b64encode(salt)
 
 
 def _sign_all(statements: list[dict[str, Any]], keys: dict[str, PrivateKey],
@@ -85,30 +86,53 @@ def _sign_all(statements: list[dict[str, Any]], keys: dict[str, PrivateKey],
         return [sig for result in pool.map(_sign_chunk, chunks) for sig in result]
 
 
-def synthetic_view(n: int, *, workers: int = 1, actors: int = ACTORS,
-                   every: int = CHECKPOINT_EVERY) -> LedgerView:
-    """An in-memory ledger of ``n`` valid entries as a LedgerView, checkpoints included."""
-    start = datetime(2026, 1, 1, tzinfo=UTC)
-    since = format_time(start - timedelta(days=1))
+def _plan(n: int, actors: int, start: datetime) -> tuple[
+    list[tuple[dict[str, Any], Stored]], dict[str, PrivateKey]
+]:
+    """Statements and payloads: entry 0 registers the ledger key (self-signed), the next
+    ones register the actors' keys, the rest are the actors' transactions."""
+    since = format_time(start - timedelta(minutes=10))
     ledger_key = PrivateKey.generate()
     keys = {ledger_key.public_key.key_id: ledger_key}
-    records = [_key_record(ORIGIN, "ledger", ledger_key, since)]
+    registrations = [_registration(ORIGIN, "ledger", ledger_key, since)]
     signers = []
     for number in range(actors):
         code, key = f"merchant.{number:02d}", PrivateKey.generate()
         keys[key.public_key.key_id] = key
-        records.append(_key_record(code, "statement", key, since))
+        registrations.append(_registration(code, "statement", key, since))
         signers.append((code, key.public_key.key_id))
-    statements = _statements(n, signers, start)
-    signatures = _sign_all(statements, keys, workers)
+    plan = []
+    for seq in range(n):
+        time = format_time(start + timedelta(milliseconds=seq))
+        if seq < len(registrations):
+            payload: Any = registrations[seq]
+            statement, salt = _statement(seq, ORIGIN, ledger_key.public_key.key_id,
+                                         KEY_REGISTERED, key_subject(payload["key"]), payload,
+                                         time)
+        else:
+            code, kid = signers[seq % len(signers)]
+            payload = {"n": seq, "amount": f"{seq % 1000}.00", "currency": "CNY"}
+            statement, salt = _statement(seq, code, kid, "contracts.transaction.recorded",
+                                         f"contracts/transaction/{seq}", payload, time)
+        plan.append((statement, Stored(salt, payload)))
+    return plan, keys
+
+
+def synthetic_view(n: int, *, workers: int = 1, actors: int = ACTORS,
+                   every: int = CHECKPOINT_EVERY) -> LedgerView:
+    """An in-memory ledger of ``n`` valid entries as a LedgerView, checkpoints included."""
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    plan, keys = _plan(n, actors, start)
+    ledger_key = next(iter(keys.values()))
+    signatures = _sign_all([statement for statement, _ in plan], keys, workers)
     entries, checkpoints, payloads = [], [], {}
     tree = RangeTree(0, [], keep=())
     prev = ZERO_HASH
-    for seq, (statement, sig) in enumerate(zip(statements, signatures, strict=True)):
+    for seq, ((statement, stored), sig) in enumerate(zip(plan, signatures, strict=True)):
         line = entry_bytes(make_entry(seq=seq, prev=prev, statement=statement,
                                       sig=b64encode(sig), recorded=statement["time"]))
         entries.append(line)
-        payloads[seq] = {"n": seq, "amount": f"{seq % 1000}.00", "currency": "CNY"}
+        payloads[seq] = stored
         leaf = leaf_hash(line)
         prev = leaf.hex()
         tree.add(leaf)
@@ -117,7 +141,7 @@ def synthetic_view(n: int, *, workers: int = 1, actors: int = ACTORS,
             checkpoints.append(
                 notes.Checkpoint(ORIGIN, tree.size(), tree.root(), (sig_line,)).text()
             )
-    return LedgerView(ORIGIN, Prefix(), entries, payloads, checkpoints, records, count=n)
+    return LedgerView(ORIGIN, Prefix(), entries, payloads, checkpoints, (), count=n)
 
 
 def run(entries: int, workers: int, *, openssl_seconds: int = 3) -> dict[str, Any]:

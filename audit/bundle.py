@@ -1,4 +1,4 @@
-"""The audit bundle (``shulian-bundle/1``): one ZIP an auditor carries away.
+"""The audit bundle (``shulian-bundle/2``): one ZIP an auditor carries away.
 
 Members (see docs/ledger-format.md): ``manifest.json``, ``prefix.json``, ``entries.jsonl``,
 ``payloads.jsonl``, ``checkpoints.jsonl``, ``keys.jsonl``. JSON members are written as
@@ -24,20 +24,18 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from audit.core import (
-    KEY_FIELDS,
-    LedgerView,
-    Prefix,
-    Report,
-    Witness,
-    verify,
-)
+from audit.core import verify
+from audit.report import Report
+from audit.view import LedgerView, Prefix, Stored
 from crypto.canonical import canonical, parse
 from crypto.errors import CanonicalizationError
 from crypto.sm2 import PublicKey
-from ledger.format import is_hex64
+from ledger.protocol.checkpoints import WitnessKey
+from ledger.protocol.format import is_hex64
+from ledger.protocol.keystate import STATE_FIELDS
 
-FORMAT = "shulian-bundle/1"
+FORMAT = "shulian-bundle/2"
+PAYLOAD_FIELDS = frozenset({"seq", "salt", "payload"})
 MANIFEST_FIELDS = frozenset({"format", "ledger", "from", "to", "exported_at", "exported_for"})
 PREFIX_FIELDS = frozenset({"size", "subtrees", "last"})
 MEMBERS = (
@@ -57,7 +55,7 @@ Target = str | os.PathLike[str] | IO[bytes]
 
 
 class BundleError(ValueError):
-    """The file is not a well-formed shulian-bundle/1; the message says where and why."""
+    """The file is not a well-formed shulian-bundle/2; the message says where and why."""
 
 
 # --- writing ----------------------------------------------------------------------------
@@ -92,11 +90,12 @@ def write_bundle(
     manifest: Mapping[str, Any],
     prefix: Mapping[str, Any],
     entries: Iterable[bytes],
-    payloads: Iterable[tuple[int, Any]],
+    payloads: Iterable[tuple[int, Stored]],
     checkpoints: Iterable[str],
     keys: Iterable[Mapping[str, Any]],
 ) -> None:
-    """Write a bundle ZIP to a path or a binary file. Entries are their canonical bytes.
+    """Write a bundle ZIP to a path or a binary file. Entries are their canonical bytes,
+    payloads (seq, salt and payload) those the reader may see and that are not erased.
 
     Records with the wrong fields raise ValueError before anything is written; a path is
     written under a temporary name and renamed at the end, so a failure leaves nothing.
@@ -105,7 +104,7 @@ def write_bundle(
     if head["format"] != FORMAT:
         raise ValueError(f"manifest: format must be {FORMAT!r}")
     start = _exact(prefix, PREFIX_FIELDS, "prefix")
-    records = [_exact(key, KEY_FIELDS, f"key record #{n}") for n, key in enumerate(keys, 1)]
+    records = [_exact(key, STATE_FIELDS, f"key record #{n}") for n, key in enumerate(keys, 1)]
     if not isinstance(target, str | os.PathLike):
         _write(target, head, start, entries, payloads, checkpoints, records)
         return
@@ -121,8 +120,8 @@ def write_bundle(
 
 def _write(
     target: IO[bytes], manifest: dict[str, Any], prefix: dict[str, Any],
-    entries: Iterable[bytes], payloads: Iterable[tuple[int, Any]], checkpoints: Iterable[str],
-    keys: list[dict[str, Any]],
+    entries: Iterable[bytes], payloads: Iterable[tuple[int, Stored]],
+    checkpoints: Iterable[str], keys: list[dict[str, Any]],
 ) -> None:
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zf:
         _json_member(zf, "manifest.json", manifest)
@@ -130,7 +129,8 @@ def _write(
         _lines_member(zf, "entries.jsonl", entries)
         _lines_member(
             zf, "payloads.jsonl",
-            (canonical({"seq": seq, "payload": payload}) for seq, payload in payloads),
+            (canonical({"seq": seq, "salt": stored.salt, "payload": stored.payload})
+             for seq, stored in payloads),
         )
         _lines_member(zf, "checkpoints.jsonl", (canonical({"note": n}) for n in checkpoints))
         _lines_member(zf, "keys.jsonl", (canonical(key) for key in keys))
@@ -146,7 +146,7 @@ class Bundle:
     manifest: dict[str, Any]
     prefix: Prefix
     entries: EntryLines
-    payloads: dict[int, Any]
+    payloads: dict[int, Stored]
     checkpoints: list[str]
     keys: list[dict[str, Any]] = field(default_factory=list)
 
@@ -266,7 +266,7 @@ def _open(path: str | os.PathLike[str] | bytes) -> zipfile.ZipFile:
     except IsADirectoryError:
         raise BundleError(f"{path!s}: is a directory, not a bundle") from None
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError):
-        raise BundleError("not a ZIP file, so not a shulian-bundle/1") from None
+        raise BundleError(f"not a ZIP file, so not a {FORMAT}") from None
     return zf
 
 
@@ -279,7 +279,7 @@ def _check_members(zf: zipfile.ZipFile) -> None:
         raise BundleError("a member appears more than once in the ZIP")
     unexpected = sorted(set(names) - set(MEMBERS))
     if unexpected:
-        raise BundleError(f"not a shulian-bundle/1: unexpected member {', '.join(unexpected)}")
+        raise BundleError(f"not a {FORMAT}: unexpected member {', '.join(unexpected)}")
     declared = sum(info.file_size for info in zf.infolist())
     if declared > MAX_TOTAL:
         raise BundleError(f"the members declare {declared} bytes uncompressed, beyond the "
@@ -326,16 +326,16 @@ def _prefix(zf: zipfile.ZipFile, budget: _Budget, manifest: dict[str, Any]) -> P
     return Prefix(data["size"], tuple(subtrees), last)
 
 
-def _payloads(zf: zipfile.ZipFile, budget: _Budget) -> dict[int, Any]:
-    payloads: dict[int, Any] = {}
+def _payloads(zf: zipfile.ZipFile, budget: _Budget) -> dict[int, Stored]:
+    payloads: dict[int, Stored] = {}
     for number, line in _lines(zf, "payloads.jsonl", budget):
         where = f"payloads.jsonl line {number}"
-        record = _record(line, where, frozenset({"seq", "payload"}))
+        record = _record(line, where, PAYLOAD_FIELDS)
         if not _is_index(record["seq"]):
             raise BundleError(f"{where}: seq must be a non-negative integer")
         if record["seq"] in payloads:
             raise BundleError(f"{where}: a second payload for seq {record['seq']}")
-        payloads[record["seq"]] = record["payload"]
+        payloads[record["seq"]] = Stored(record["salt"], record["payload"])
     return payloads
 
 
@@ -352,7 +352,7 @@ def _checkpoints(zf: zipfile.ZipFile, budget: _Budget) -> list[str]:
 
 def _keys(zf: zipfile.ZipFile, budget: _Budget) -> list[dict[str, Any]]:
     return [
-        _record(line, f"keys.jsonl line {number}", KEY_FIELDS)
+        _record(line, f"keys.jsonl line {number}", STATE_FIELDS)
         for number, line in _lines(zf, "keys.jsonl", budget)
     ]
 
@@ -379,8 +379,8 @@ def read_bundle(path: str | os.PathLike[str] | bytes) -> Bundle:
 def verify_bundle(
     bundle: Bundle,
     *,
-    ledger_key: PublicKey | None = None,
-    witnesses: list[Witness] | None = None,
+    ledger_key: PublicKey | str | None = None,
+    witnesses: list[WitnessKey] | None = None,
     k: int | None = None,
     workers: int | None = None,
     progress: Any = None,

@@ -3,7 +3,7 @@
 A bundle (or an online range) holds the leaves [P, n) and, in ``prefix.json``, the roots of
 the complete subtrees that cover [0, P). :class:`RangeTree` starts from those roots as its
 frontier, adds leaf hashes one by one, and keeps the complete subtrees that proofs will need,
-so :class:`ledger.merkle.SubtreeTree` can produce RFC 9162 proofs from it. Every subtree a
+so :class:`ledger.protocol.merkle.SubtreeTree` can produce RFC 9162 proofs from it. Every subtree a
 proof needs for a leaf at or after P is either a prefix root or built from the range's
 leaves, never a node strictly inside a prefix subtree.
 
@@ -19,9 +19,9 @@ from typing import Any
 from crypto.canonical import parse
 from crypto.errors import CanonicalizationError
 from crypto.sm2 import PublicKey
-from ledger import note as notes
-from ledger.format import is_hex64, leaf_hash
-from ledger.merkle import (
+from ledger.protocol import note as notes
+from ledger.protocol.format import is_hex64, leaf_hash
+from ledger.protocol.merkle import (
     SM3,
     SubtreeTree,
     aligned_subtrees,
@@ -64,14 +64,17 @@ class RangeTree:
         self._nodes: dict[Key, bytes] = dict(zip(keys, prefix_roots, strict=True))
         self._keep = keep
 
-    def add(self, leaf: bytes) -> None:
+    def add(self, leaf: bytes) -> list[tuple[int, int, bytes]]:
+        """Add a leaf; returns the complete subtrees (level >= 1) it closes."""
         keep = self._keep
         if keep is None or (0, self._size) in keep:
             self._nodes[(0, self._size)] = leaf
-        for level, index, node in closed_subtrees(self._size, leaf, self._frontier):
+        closed = closed_subtrees(self._size, leaf, self._frontier)
+        for level, index, node in closed:
             if keep is None or (level, index) in keep:
                 self._nodes[(level, index)] = node
         self._size += 1
+        return closed
 
     def root(self) -> bytes:
         """The root of the tree of everything added so far."""

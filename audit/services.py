@@ -13,8 +13,9 @@ from django.db import transaction
 
 from audit import access
 from audit.bundle import FORMAT, write_bundle
-from audit.core import Report, verify
+from audit.core import verify
 from audit.models import Verification
+from audit.report import Report
 from audit.views_of_ledger import (
     DatabasePayloads,
     checkpoint_notes,
@@ -23,10 +24,11 @@ from audit.views_of_ledger import (
     ledger_view,
     prefix,
 )
+from audit.witness_claims import witness_claims
 from config.errors import InvalidInput
 from ledger import selectors, services
-from ledger.format import format_time
 from ledger.models import Checkpoint, Entry
+from ledger.protocol.format import format_time
 from operators import authz
 from operators.models import Kind, Participant
 
@@ -64,9 +66,15 @@ def _auditor(code: str | None) -> Participant | None:
 def verify_range(*, first: int | None = None, last: int | None = None,
                  workers: int | None = None, progress: Callable[[int], None] | None = None,
                  ) -> tuple[Range, Report]:
-    """Run the verification core over entries first..last of the live database."""
+    """Run the verification core over entries first..last of the live database, with every
+    row derived from them (columns, Merkle nodes, key cache). A range that runs to the
+    newest entry is also held against every checkpoint and every witness's newest
+    cosignature: entries missing at the end are a failure, entries not yet sealed are not."""
     span = _range(first, last)
-    report = verify(ledger_view(span.first, span.last), workers=workers, progress=progress)
+    to_tail = span.last == selectors.size() - 1
+    claims = witness_claims() if to_tail else []
+    report = verify(ledger_view(span.first, span.last, to_tail=to_tail, claims=claims),
+                    workers=workers, progress=progress)
     return span, report
 
 
@@ -79,10 +87,11 @@ def attest(*, span: Range, report: Report, actor: Participant | None) -> Entry:
         "checkpoints": report.checkpoints, "ok": report.ok, "failures": len(report.failures),
         "verified_at": format_time(datetime.now(UTC)),
     }
-    return services.record(actor=actor.code if actor else services.origin(),
-                           kind="audit.verification.completed",
-                           subject=f"audit/verification/{span.first}-{span.last}",
-                           payload=payload)
+    with transaction.atomic():
+        return services.record(actor=actor.code if actor else services.origin(),
+                               kind="audit.verification.completed",
+                               subject=f"audit/verification/{span.first}-{span.last}",
+                               payload=payload)
 
 
 def verify_ledger(*, first: int | None = None, last: int | None = None,
@@ -158,8 +167,10 @@ def export_bundle(target: str | os.PathLike[str] | IO[bytes], *, first: int | No
     """Write an audit bundle (ZIP) of entries first..last; returns its manifest.
 
     With ``as_code`` the payloads that participant may not read are left out (their
-    entries stay verifiable). The range is extended to end where a checkpoint ends, so the
-    bundle proves what it holds with a signed tree head of exactly its size.
+    entries stay verifiable); erased payloads are never written, nor their salts. The payloads
+    of the ledger's own kinds (key registry, redactions) are always written. The range is
+    extended to end where a checkpoint ends, so the bundle proves what it holds with a signed
+    tree head of exactly its size.
     """
     reader = _auditor(as_code)
     span = _range(first, last)
@@ -167,7 +178,7 @@ def export_bundle(target: str | os.PathLike[str] | IO[bytes], *, first: int | No
     readable = None
     if reader is not None:
         def readable(row: Any) -> bool:
-            return access.readable_by_participants(
+            return row.entry.kind.startswith("ledger.") or access.readable_by_participants(
                 [reader], actor=row.entry.actor, subject=row.entry.subject,
                 restricted=row.restricted)
     manifest = {
@@ -181,14 +192,14 @@ def export_bundle(target: str | os.PathLike[str] | IO[bytes], *, first: int | No
     def payload_rows() -> Any:
         step = 2000
         for start in range(span.first, end + 1, step):
-            found = payloads.get_many(range(start, min(end, start + step - 1) + 1))
+            found = payloads.get_many(list(range(start, min(end, start + step - 1) + 1)))
             yield from sorted(found.items())
 
     write_bundle(
         target, manifest=manifest,
         prefix={"size": head.size, "subtrees": list(head.subtrees), "last": head.last},
         entries=entry_lines(span.first, end), payloads=payload_rows(),
-        checkpoints=checkpoint_notes(span.first, end), keys=key_records(),
+        checkpoints=checkpoint_notes(span.first, end), keys=key_records(span.first),
     )
     return manifest
 

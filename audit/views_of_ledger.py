@@ -1,29 +1,34 @@
-"""The live database seen through the verification core's eyes (audit.core.LedgerView)."""
+"""The live database seen through the verification core's eyes (audit.view.LedgerView).
+
+Besides the entries, payloads and checkpoints, it hands the core what the database derives
+from them, to be checked against a recomputation: the denormalised columns of each entry,
+the stored Merkle nodes and the key cache. The key state before a range is rebuilt from the
+key registry entries, never read from the cache.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-from audit.core import LedgerView, Prefix
+from django.db.models import Q
+
+from audit.view import CachedKey, Claim, LedgerView, Prefix, Stored, StoredEntry
 from crypto.canonical import parse
-from ledger import selectors, services, store
-from ledger.format import format_time
-from ledger.merkle import aligned_subtrees
-from ledger.models import Entry, LedgerKey, Payload
+from ledger import conf, keystore, selectors, store
+from ledger.models import Checkpoint, Entry, LedgerKey, MerkleNode, Payload
+from ledger.protocol.format import format_time
+from ledger.protocol.merkle import aligned_subtrees
+
+Readable = Callable[[Payload], bool]
 
 
-def key_records() -> list[dict[str, Any]]:
-    """Every registered key as a keys.jsonl record."""
-    return [
-        {
-            "key": key.key_id, "name": key.name, "participant": key.owner, "use": key.use,
-            "pem": key.pem, "valid_from": format_time(key.valid_from),
-            "valid_until": format_time(key.valid_until) if key.valid_until else None,
-            "revoked_at": format_time(key.revoked_at) if key.revoked_at else None,
-        }
-        for key in LedgerKey.objects.order_by("id")
-    ]
+def key_records(first: int) -> list[dict[str, Any]]:
+    """``keys.jsonl`` for a range from ``first``: the key state at ``first``, rebuilt from
+    the entries."""
+    if first == 0:
+        return []
+    return keystore.state_from_entries(first).at(first)
 
 
 def prefix(first: int) -> Prefix:
@@ -32,8 +37,8 @@ def prefix(first: int) -> Prefix:
         return Prefix()
     keys = aligned_subtrees(0, first)
     found = store.DatabaseStore(first).subtrees(keys)
-    return Prefix(first, tuple(found[key].hex() for key in keys), selectors.entry(first - 1)
-                  .leaf_hash)
+    return Prefix(first, tuple(found[key].hex() for key in keys),
+                  selectors.entry(first - 1).leaf_hash)
 
 
 def entry_lines(first: int, last: int) -> Iterator[bytes]:
@@ -42,30 +47,107 @@ def entry_lines(first: int, last: int) -> Iterator[bytes]:
         yield data.encode("utf-8")
 
 
-class DatabasePayloads:
-    """Payloads fetched a chunk at a time; ``readable`` decides which are included."""
+_COLUMNS = ("seq", "leaf_hash", "prev", "kind", "actor", "subject", "key_id", "nonce",
+            "commitment", "statement_time", "recorded", "data")
 
-    def __init__(self, readable: Any = None) -> None:
+
+def stored_entries(first: int, last: int) -> Iterator[StoredEntry]:
+    """Entry lines with the columns stored beside them (times as ledger time strings)."""
+    rows = Entry.objects.filter(seq__gte=first, seq__lte=last).order_by("seq")
+    for row in rows.values_list(*_COLUMNS).iterator(chunk_size=2000):
+        columns = dict(zip(_COLUMNS, row, strict=True))
+        data = columns.pop("data")
+        columns["statement_time"] = format_time(columns["statement_time"])
+        columns["recorded"] = format_time(columns["recorded"])
+        yield StoredEntry(data.encode("utf-8"), columns)
+
+
+class DatabasePayloads:
+    """Payloads fetched a chunk at a time; ``readable`` decides which are included. Erased
+    payloads are never included."""
+
+    def __init__(self, readable: Readable | None = None) -> None:
         self.readable = readable
 
-    def get_many(self, seqs: Sequence[int]) -> Mapping[int, Any]:
-        rows = Payload.objects.filter(entry_id__in=list(seqs)).select_related("entry")
+    def get_many(self, seqs: Sequence[int]) -> Mapping[int, Stored]:
+        rows = Payload.objects.filter(entry_id__in=list(seqs)).exclude(data="")
+        if self.readable is not None:
+            rows = rows.select_related("entry")
         return {
-            row.entry_id: parse(row.data)
+            row.entry_id: Stored(row.salt, parse(row.data))
             for row in rows
             if self.readable is None or self.readable(row)
         }
 
 
-def checkpoint_notes(first: int, last: int) -> list[str]:
-    """Every checkpoint note (with cosignatures) of size first+1..last+1."""
-    return [selectors.checkpoint_note(cp)
-            for cp in selectors.checkpoints().filter(size__gt=first, size__lte=last + 1)]
+class DatabaseNodes:
+    """The stored Merkle nodes (MerkleNode rows), by the leaves that close them. With
+    ``to_tail``, nodes beyond the verified range are counted too (none may exist)."""
+
+    def __init__(self, to_tail: bool) -> None:
+        self.to_tail = to_tail
+
+    def closed_by(self, start: int, end: int) -> Mapping[tuple[int, int], str]:
+        """Nodes (level, index) whose last leaf, (index + 1) * 2**level - 1, is in [start, end)."""
+        query = Q()
+        for level in range(1, max(end, 2).bit_length() + 1):
+            low = -(-(start + 1) // (1 << level)) - 1  # ceil((start + 1) / 2**level) - 1
+            high = end // (1 << level) - 1
+            if high >= low:
+                query |= Q(position__gte=MerkleNode.pack(level, max(low, 0)),
+                           position__lte=MerkleNode.pack(level, high))
+        if not query:
+            return {}
+        return {MerkleNode.unpack(position): node for position, node in
+                MerkleNode.objects.filter(query).values_list("position", "hash")}
+
+    def beyond(self, size: int) -> int:
+        """Stored nodes that no tree of ``size`` leaves contains (0 unless ``to_tail``)."""
+        if not self.to_tail:
+            return 0
+        query = Q(position__lt=MerkleNode.pack(1, 0))
+        for level in range(1, MerkleNode.LEVEL_SHIFT - 1):
+            query |= Q(position__gte=MerkleNode.pack(level, size >> level),
+                       position__lt=MerkleNode.pack(level + 1, 0))
+        return MerkleNode.objects.filter(query).count()
 
 
-def ledger_view(first: int, last: int, readable: Any = None) -> LedgerView:
+def key_cache() -> list[CachedKey]:
+    """Every row of the key cache."""
+    return [
+        CachedKey(
+            key=row.key_id, owner=row.owner, name=row.name, use=row.use, pem=row.pem,
+            valid_from=format_time(row.valid_from),
+            valid_until=format_time(row.valid_until) if row.valid_until else None,
+            replaces=row.replaces or None, registered=row.registered_seq,
+            ended=row.end.seq if hasattr(row, "end") else None,
+            how=row.end.how if hasattr(row, "end") else None,
+        )
+        for row in LedgerKey.objects.select_related("end").order_by("registered_seq")
+    ]
+
+
+def checkpoint_notes(first: int, last: int | None) -> list[str]:
+    """Every checkpoint note (with cosignatures) of size first+1..last+1 (no upper bound
+    when ``last`` is None: a checkpoint beyond the newest entry shows entries are missing)."""
+    query = selectors.checkpoints().filter(size__gt=first)
+    if last is not None:
+        query = query.filter(size__lte=last + 1)
+    return [selectors.checkpoint_note(cp) for cp in query]
+
+
+def ledger_view(first: int, last: int, *, to_tail: bool = False,
+                claims: Sequence[Claim] = ()) -> LedgerView:
+    """The database's entries first..last, every row derived from them, and, when the range
+    runs to the newest entry (``to_tail``), every checkpoint and witness claim beyond it."""
     return LedgerView(
-        origin=services.origin(), prefix=prefix(first), entries=entry_lines(first, last),
-        payloads=DatabasePayloads(readable), checkpoints=checkpoint_notes(first, last),
-        keys=key_records(), count=last - first + 1,
+        origin=conf.origin(), prefix=prefix(first), entries=stored_entries(first, last),
+        payloads=DatabasePayloads(), keys=key_records(first), count=last - first + 1,
+        checkpoints=checkpoint_notes(first, None if to_tail else last),
+        sealed=False, nodes=DatabaseNodes(to_tail), key_cache=key_cache(), claims=claims,
     )
+
+
+def newest_checkpoint_size() -> int:
+    latest = Checkpoint.objects.order_by("-size").values_list("size", flat=True).first()
+    return int(latest or 0)

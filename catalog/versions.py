@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from catalog.models import DataResource, ResourceVersion
-from crypto.canonical import canonical
+from crypto.canonical import canonical, parse
 from crypto.sm3 import sm3_hex
+from ledger import selectors as ledger_selectors
 from ledger.models import Entry
 
 
@@ -55,14 +56,19 @@ def store(resource: DataResource, document: dict[str, Any], entry: Entry) -> Res
 
 
 def matches_entry(version: ResourceVersion) -> bool:
-    """Anyone may check that a displayed version is what the ledger recorded: the SM3 of
-    its canonical content equals the payload hash of its entry, of the right kind and
-    subject."""
+    """Anyone may check that a displayed version is what the ledger recorded: its entry's
+    own bytes (checked against their leaf hash) say kind catalog.resource.published about
+    this resource, and commit to exactly this content (SM3 of the salt and its canonical
+    bytes is the entry's payload commitment)."""
     entry = Entry.objects.filter(seq=version.entry_seq).first()
-    digest = sm3_hex(version.content.encode("utf-8"))
+    if entry is None or sm3_hex(version.content.encode("utf-8")) != version.digest:
+        return False
+    try:
+        statement = ledger_selectors.statement(entry)
+    except ledger_selectors.LedgerDamaged:
+        return False
     return (
-        entry is not None
-        and entry.kind == "catalog.resource.published"
-        and entry.subject == subject(version.resource)
-        and digest == version.digest == entry.payload_hash
+        statement["kind"] == "catalog.resource.published"
+        and statement["subject"] == subject(version.resource)
+        and ledger_selectors.payload_matches(entry.seq, parse(version.content))
     )

@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 
 from catalog import demo as catalog_demo
 from contracts import demo as contracts_demo
-from ledger import selectors, witnesses
+from ledger import demo_witnesses, selectors
 from ledger import services as ledger
 from operators import demo as operators_demo
 
@@ -41,8 +41,7 @@ def load() -> Iterator[str]:
     yield from contracts_demo.load()
     yield "products:"
     yield from catalog_demo.load_products()
-    names = [w.name for w in witnesses.demo_settle(DEMO_WITNESSES,
-                                                   by=operators_demo.AUTHORITY)]
+    names = [w.name for w in demo_witnesses.demo_settle(DEMO_WITNESSES)]
     yield f"witnesses {', '.join(names)} cosigned every checkpoint (in-process demo)"
     status = selectors.status()
     sealed = status.checkpoint.size if status.checkpoint else "-"

@@ -31,8 +31,6 @@ SHULIAN_MASTER_KEY = os.environ.get("SHULIAN_MASTER_KEY") or load_or_create_secr
     DATA_DIR / "master_key", nbytes=16
 )
 SHULIAN_LEDGER_ORIGIN = os.environ.get("SHULIAN_LEDGER_ORIGIN", "shulian.local/ledger")
-# How far in the future a statement's time may be, relative to the ledger's clock.
-SHULIAN_MAX_CLOCK_SKEW_SECONDS = int(os.environ.get("SHULIAN_MAX_CLOCK_SKEW_SECONDS", "300"))
 # Embedded default: seal a checkpoint every N entries (0 disables).
 SHULIAN_CHECKPOINT_EVERY = int(os.environ.get("SHULIAN_CHECKPOINT_EVERY", "16"))
 

@@ -314,14 +314,16 @@ class ObjectionInput(serializers.Serializer):  # type: ignore[type-arg]
 
 
 class SignedObjectionInput(serializers.Serializer):  # type: ignore[type-arg]
-    """A filing the client signed with its own registered SM2 key: ``statement`` (v1, kind
-    contracts.objection.filed, actor its participant code, subject catalog/resource/<code>),
-    ``signature`` (base64 DER) and ``payload`` {resource, ground, description, filer,
-    grant}."""
+    """A filing the client signed with its own registered SM2 key: ``statement`` (format v2,
+    kind contracts.objection.filed, actor its participant code, subject
+    catalog/resource/<code>, payload the commitment SM3(salt || canonical payload)),
+    ``signature`` (base64 DER), ``payload`` {resource, ground, description, filer, grant} and
+    ``salt`` (base64 of the 16 random bytes the client chose for this statement)."""
 
     statement = serializers.DictField()
     signature = serializers.CharField(max_length=400)
     payload = serializers.DictField()
+    salt = serializers.CharField(max_length=64, help_text="base64 of 16 random bytes")
 
 
 class OrderInput(serializers.Serializer):  # type: ignore[type-arg]
@@ -760,7 +762,8 @@ class ObjectionListView(ObjectionListBase):  # type: ignore[valid-type,misc]
             signed.is_valid(raise_exception=True)
             payload = signed.validated_data["payload"]
             submission = ledger.Submission(signed.validated_data["statement"],
-                                           signed.validated_data["signature"], payload)
+                                           signed.validated_data["signature"], payload,
+                                           signed.validated_data["salt"])
             data = {key: payload.get(key) for key in ("resource", "ground", "description",
                                                        "grant")}
             if not data.get("grant"):

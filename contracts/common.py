@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from catalog.models import DataItem, DataResource, ResourceStatus
 from config.errors import IllegalTransition, InvalidInput, NotPermitted
-from ledger.format import format_time
+from ledger.protocol.format import format_time
 from operators import authz
 from operators.models import Kind, Participant
 

@@ -23,7 +23,7 @@ from contracts import common, selectors
 from contracts.models import Delivery, Grant, OperationAgreement, SharingRequest
 from crypto.sm3 import sm3_hex
 from ledger import services as ledger
-from ledger.format import is_hex64
+from ledger.protocol.format import is_hex64
 from operators.models import Participant
 
 S = Grant.State

@@ -27,7 +27,7 @@ from contracts.models import Order
 from crypto.canonical import canonical
 from crypto.sm3 import sm3_hex
 from ledger import services as ledger
-from ledger.format import is_hex64
+from ledger.protocol.format import is_hex64
 from operators import authz
 from operators.models import Kind, Participant, ServiceType
 

@@ -23,6 +23,6 @@ class CosignatureAdmin(ReadOnlyAdmin):
 
 @admin.register(LedgerKey)
 class LedgerKeyAdmin(ReadOnlyAdmin):
-    list_display = ("key_id", "owner", "name", "use", "valid_from", "valid_until", "revoked_at")
+    list_display = ("key_id", "owner", "name", "use", "registered_seq", "valid_from", "valid_until")
     list_filter = ("use",)
     search_fields = ("key_id", "owner", "name")

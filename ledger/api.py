@@ -36,17 +36,31 @@ def _not_modified(request: Request, tag: str) -> bool:
     return request.headers.get("If-None-Match") == f'"{tag}"'
 
 
-class EntrySerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
-    entry = serializers.SerializerMethodField()
+class EntrySerializer(serializers.Serializer):  # type: ignore[type-arg]
+    """An entry as its own bytes say (checked against its leaf hash), never as the columns
+    beside them say."""
 
-    class Meta:
-        model = Entry
-        fields = ["seq", "leaf_hash", "prev", "kind", "actor", "subject", "key_id",
-                  "payload_hash", "recorded", "entry"]
+    seq = serializers.IntegerField()
+    leaf_hash = serializers.CharField()
+    prev = serializers.CharField()
+    kind = serializers.CharField()
+    actor = serializers.CharField()
+    subject = serializers.CharField()
+    key_id = serializers.CharField()
+    commitment = serializers.CharField(help_text="statement.payload: SM3(salt || payload)")
+    recorded = serializers.CharField()
+    entry = serializers.JSONField(help_text="the entry object exactly as hashed (its "
+                                  "canonical bytes are in `raw`)")
 
-    def get_entry(self, obj: Entry) -> dict[str, Any]:
-        """The entry object exactly as hashed (its canonical bytes are in `raw`)."""
-        return parse(obj.data)  # type: ignore[no-any-return]
+    def to_representation(self, instance: Entry) -> dict[str, Any]:
+        statement = selectors.statement(instance)
+        entry = parse(instance.data)
+        return {
+            "seq": entry["seq"], "leaf_hash": instance.leaf_hash, "prev": entry["prev"],
+            "kind": statement["kind"], "actor": statement["actor"],
+            "subject": statement["subject"], "key_id": statement["key"],
+            "commitment": statement["payload"], "recorded": entry["recorded"], "entry": entry,
+        }
 
 
 ENTRY_FILTERS = [
@@ -104,21 +118,28 @@ class EntryRaw(APIView):
 
 
 class PayloadView(APIView):
-    """The entry's payload, unless it is restricted and you may not read it (403)."""
+    """The entry's payload and the salt of its commitment (SM3(salt || canonical payload) is
+    the entry's statement.payload), unless it is restricted and you may not read it (403).
+    An erased payload answers with ``payload`` and ``salt`` null and ``erased`` saying by
+    which entry and on what legal basis."""
 
     @extend_schema(responses={200: inline_serializer("Payload", {
-        "seq": serializers.IntegerField(), "payload": serializers.JSONField(),
-        "restricted": serializers.BooleanField()}), **errors(403, 404)})
+        "seq": serializers.IntegerField(), "payload": serializers.JSONField(allow_null=True),
+        "salt": serializers.CharField(allow_null=True), "restricted": serializers.BooleanField(),
+        "erased": inline_serializer("Erasure", {"seq": serializers.IntegerField(),
+                                                "basis": serializers.CharField()},
+                                    allow_null=True)}), **errors(403, 404)})
     def get(self, request: Request, seq: int) -> Response:
         entry = selectors.entry(seq)
         found = selectors.payload(seq)
         if found is None:
             raise NotFound(f"entry {seq} has no stored payload")
-        payload, restricted = found
         if not readable_by_user(request.user, actor=entry.actor, subject=entry.subject,
-                                restricted=restricted):
+                                restricted=found.restricted):
             raise NotPermitted(f"the payload of entry {seq} is restricted")
-        return Response({"seq": seq, "payload": payload, "restricted": restricted})
+        erased = {"seq": found.erased_by, "basis": found.basis} if found.erased else None
+        return Response({"seq": seq, "payload": found.payload, "salt": found.salt or None,
+                         "restricted": found.restricted, "erased": erased})
 
 
 class RootView(APIView):
@@ -201,10 +222,22 @@ class CheckpointNote(APIView):
 
 
 class KeySerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    ended_seq = serializers.SerializerMethodField(help_text="seq of the entry that revoked or "
+                                                  "replaced it; it is live for no later entry")
+    ended_how = serializers.SerializerMethodField(help_text="revoked or replaced")
+
     class Meta:
         model = LedgerKey
         fields = ["key_id", "owner", "name", "use", "pem", "valid_from", "valid_until",
-                  "revoked_at", "revocation_reason", "registered_seq"]
+                  "replaces", "registered_seq", "ended_seq", "ended_how"]
+
+    def get_ended_seq(self, obj: LedgerKey) -> int | None:
+        end = getattr(obj, "end", None)
+        return None if end is None else int(end.seq)
+
+    def get_ended_how(self, obj: LedgerKey) -> str | None:
+        end = getattr(obj, "end", None)
+        return None if end is None else str(end.how)
 
 
 class KeyList(generics.ListAPIView):  # type: ignore[type-arg]

@@ -16,13 +16,20 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
 
 from crypto.bench import openssl_sm2
 from crypto.sm2 import PrivateKey
-from ledger import keyring, selectors, services
-from ledger.format import b64encode, now_text, payload_hash, statement_bytes
+from ledger import conf, keyring, selectors, services
 from ledger.models import LedgerKey
+from ledger.protocol.format import (
+    VERSION,
+    b64encode,
+    commit,
+    format_time,
+    new_salt,
+    statement_bytes,
+)
 
 
 @contextlib.contextmanager
@@ -61,18 +68,21 @@ def make_signers(count: int) -> list[Signer]:
     return signers
 
 
-def _presign(args: tuple[Signer, str, int, int]) -> list[tuple[dict[str, Any], str, Any]]:
+def _presign(args: tuple[Signer, str, int, int]) -> list[tuple[dict[str, Any], str, Any, str]]:
     signer, origin, first, count = args
     private = PrivateKey.from_pem(signer.pem)
     result = []
     for number in range(first, first + count):
         payload = {"n": number, "note": "benchmark entry"}
+        salt = new_salt()
         statement = {
-            "v": 1, "ledger": origin, "kind": "bench.entry.appended", "actor": signer.owner,
-            "key": signer.key_id, "subject": f"bench/{number}", "payload": payload_hash(payload),
-            "nonce": uuid.uuid4().hex, "time": now_text(),
+            "v": VERSION, "ledger": origin, "kind": "bench.entry.appended",
+            "actor": signer.owner, "key": signer.key_id, "subject": f"bench/{number}",
+            "payload": commit(salt, payload), "nonce": uuid.uuid4().hex,
+            "time": format_time(conf.now()),
         }
-        result.append((statement, b64encode(private.sign(statement_bytes(statement))), payload))
+        signature = b64encode(private.sign(statement_bytes(statement)))
+        result.append((statement, signature, payload, b64encode(salt)))
     return result
 
 
@@ -91,7 +101,13 @@ def presign(signers: list[Signer], first: int, count: int, workers: int = 1) -> 
             parts = list(pool.map(_presign, jobs))
     else:
         parts = [_presign(job) for job in jobs]
-    return [services.Submission(s, sig, p) for part in parts for s, sig, p in part]
+    return [services.Submission(*item) for part in parts for item in part]
+
+
+def append_batch(subs: list[services.Submission]) -> None:
+    """One transaction, as a caller of the ledger has: the append and its commit."""
+    with transaction.atomic():
+        services.append_many(subs)
 
 
 def _rate(count: int, seconds: float) -> float:
@@ -136,13 +152,13 @@ def run(entries: int, batch: int = 500, openssl_seconds: float = 3.0,
     rest = subs[single_count:]
     start = time.perf_counter()
     for offset in range(0, len(rest), batch):
-        services.append_many(rest[offset : offset + batch])
+        append_batch(rest[offset : offset + batch])
     batched = _rate(len(rest), time.perf_counter() - start)
     report(f"batched appends: {batched:,.0f}/s ({len(rest)} in batches of {batch})")
 
     start = time.perf_counter()
     for sub in subs[:single_count]:
-        services.append_many([sub])
+        append_batch([sub])
     single = _rate(single_count, time.perf_counter() - start)
     report(f"single appends: {single:,.0f}/s ({single_count} appends, one transaction each)")
 
@@ -185,7 +201,7 @@ def fill(entries: int, batch: int = 2000, workers: int = 2,
         count = min(step, entries - done)
         subs = presign(signers, done, count, workers=workers)
         for offset in range(0, len(subs), batch):
-            services.append_many(subs[offset : offset + batch])
+            append_batch(subs[offset : offset + batch])
         done = selectors.size()
         elapsed = time.perf_counter() - start
         report(f"{done:,} entries, {_rate(done, elapsed):,.0f}/s overall")

@@ -1,11 +1,32 @@
 """Errors of the ledger app."""
 
+from __future__ import annotations
+
 from config.errors import InvalidInput
+from ledger.protocol.rules import Code, Refusal
 
 
 class AppendRefused(InvalidInput):
-    """A statement was refused before anything was written; ``field`` names the cause."""
+    """A statement was refused before anything was written; ``field`` names the cause and
+    ``code`` is the format rule it breaks (ledger.protocol.rules.Code)."""
+
+    def __init__(self, field: str, reason: str, code: str = Code.FORMAT) -> None:
+        super().__init__(field, reason)
+        self.code = code
+
+    @classmethod
+    def of(cls, refusal: Refusal) -> AppendRefused:
+        return cls(refusal.field, refusal.reason, refusal.code)
 
 
 class KeyRefused(InvalidInput):
     """A key could not be registered, rotated or revoked."""
+
+
+class NotInTransaction(RuntimeError):
+    """An append outside ``transaction.atomic()``: the change it records and the entry must
+    commit together, so the ledger refuses to commit an entry on its own."""
+
+
+class LedgerKeyMissing(RuntimeError):
+    """The ledger has entries but no live ledger key: its key cache is damaged."""

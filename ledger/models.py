@@ -1,5 +1,6 @@
-"""Ledger tables. Entries, payloads, Merkle nodes and checkpoints are append-only: the
-database refuses UPDATE and DELETE on them (triggers created by migration 0002)."""
+"""Ledger tables. Every one is append-only: the database refuses UPDATE and DELETE on them
+(triggers, see ledger.triggers), and in production the application's database role holds
+only INSERT and SELECT on them (see ledger.roles)."""
 
 from __future__ import annotations
 
@@ -13,10 +14,13 @@ class KeyUse(models.TextChoices):
 
 
 class LedgerKey(models.Model):
-    """A registered SM2 public key and the participant (``owner`` code) it belongs to.
+    """A registered SM2 public key: a cache of its ``ledger.key.registered`` entry.
 
-    ``owner`` is a participant code, the ledger's origin for the ledger's own key, or the
-    department code of a witness. The operators app links codes to participants.
+    The key state lives in the chain (ledger.protocol.keystate); these rows are written by
+    the append path in the same transaction as the entry they mirror, never changed, and
+    ``verify_ledger`` reports any row that disagrees with the entries. ``owner`` is a
+    participant code, the ledger's origin for the ledger's own keys, or the department code
+    of a witness. A key that was revoked or replaced has its :class:`KeyEnd`.
     """
 
     key_id = models.CharField(max_length=64, unique=True)
@@ -26,15 +30,36 @@ class LedgerKey(models.Model):
     pem = models.TextField()
     valid_from = models.DateTimeField()
     valid_until = models.DateTimeField(null=True, blank=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
-    revocation_reason = models.TextField(blank=True)
-    registered_seq = models.BigIntegerField(null=True, blank=True)
+    replaces = models.CharField(max_length=64, blank=True, help_text="key id it rotates out")
+    registered_seq = models.BigIntegerField(unique=True)
 
     class Meta:
-        ordering = ["id"]
+        ordering = ["registered_seq"]
 
     def __str__(self) -> str:
         return f"{self.owner}:{self.key_id[:16]}"
+
+
+class KeyEnd(models.Model):
+    """Where a key stopped being live: the seq of the entry that revoked or replaced it.
+
+    The key is still live for that entry itself (it may sign its own revocation or its
+    successor's registration), and for no later one.
+    """
+
+    class How(models.TextChoices):
+        REVOKED = "revoked", "revoked"
+        REPLACED = "replaced", "replaced"
+
+    key = models.OneToOneField(LedgerKey, on_delete=models.PROTECT, primary_key=True,
+                               related_name="end")
+    seq = models.BigIntegerField()
+    how = models.CharField(max_length=16, choices=How.choices)
+    reason = models.TextField(blank=True, help_text="the revocation's reason, or the "
+                              "successor's key id")
+
+    def __str__(self) -> str:
+        return f"{self.key_id} {self.how} at {self.seq}"
 
 
 class CustodialKey(models.Model):
@@ -46,7 +71,11 @@ class CustodialKey(models.Model):
 
 
 class Entry(models.Model):
-    """One ledger entry: ``data`` holds its exact canonical bytes (UTF-8 JSON)."""
+    """One ledger entry: ``data`` holds its exact canonical bytes (UTF-8 JSON).
+
+    The other columns repeat what ``data`` says, for queries; ``verify_ledger`` checks them
+    against the bytes, and whatever must be trusted is read from ``data`` itself.
+    """
 
     seq = models.BigIntegerField(primary_key=True)
     leaf_hash = models.CharField(max_length=64)
@@ -57,7 +86,7 @@ class Entry(models.Model):
     subject = models.CharField(max_length=512, db_index=True)
     key_id = models.CharField(max_length=64, db_index=True)
     nonce = models.CharField(max_length=512)
-    payload_hash = models.CharField(max_length=64)
+    commitment = models.CharField(max_length=64, help_text="statement.payload")
     statement_time = models.DateTimeField()
     recorded = models.DateTimeField(db_index=True)
 
@@ -74,12 +103,17 @@ class Entry(models.Model):
 
 
 class Payload(models.Model):
-    """The canonical payload beside its entry; ``restricted`` ones are withheld on export
-    from readers without the right to see the subject."""
+    """The canonical payload beside its entry, with the salt of its commitment.
+
+    ``statement.payload`` is SM3(salt || data); the salt is base64 of 16 random bytes, kept
+    here and exported with the payload, never in the statement. ``restricted`` ones are
+    withheld on export from readers without the right to see the subject.
+    """
 
     entry = models.OneToOneField(Entry, on_delete=models.PROTECT, primary_key=True,
                                  related_name="payload_row")
     data = models.TextField()
+    salt = models.CharField(max_length=24)
     restricted = models.BooleanField(default=False)
 
 

@@ -11,8 +11,7 @@ from django.db.models import Count, QuerySet
 
 from config.errors import NotFound
 from crypto.canonical import parse
-from ledger import store
-from ledger.keys import valid_now
+from ledger import keystore, store
 from ledger.models import (
     Checkpoint,
     Cosignature,
@@ -22,6 +21,11 @@ from ledger.models import (
     Payload,
     WitnessEvidence,
 )
+from ledger.protocol.format import FormatError, commit, decode_salt, leaf_hash
+
+
+class LedgerDamaged(RuntimeError):
+    """A stored row disagrees with the bytes it is derived from: run verify_ledger."""
 
 
 @dataclass(frozen=True)
@@ -82,10 +86,64 @@ def entries(first: int = 0, last: int | None = None) -> QuerySet[Entry]:
     return query if last is None else query.filter(seq__lte=last)
 
 
-def payload(seq: int) -> tuple[Any, bool] | None:
-    """(payload object, restricted) of an entry, or None if none is stored."""
-    row = Payload.objects.filter(entry_id=seq).values_list("data", "restricted").first()
-    return None if row is None else (parse(row[0]), row[1])
+@dataclass(frozen=True)
+class StoredPayload:
+    """An entry's payload as stored: the object and the salt of its commitment, or, once
+    erased, neither (``erased_by`` is the seq of the redaction entry)."""
+
+    seq: int
+    payload: Any
+    salt: str
+    restricted: bool
+    erased_by: int | None = None
+    basis: str = ""
+
+    @property
+    def erased(self) -> bool:
+        return self.erased_by is not None
+
+
+def payload(seq: int) -> StoredPayload | None:
+    """The stored payload of entry ``seq`` (None if it has none)."""
+    row = Payload.objects.filter(entry_id=seq).values_list("data", "salt", "restricted").first()
+    if row is None:
+        return None
+    data, salt, restricted = row
+    redaction = redaction_of(seq)
+    if redaction is not None:
+        return StoredPayload(seq, None, "", restricted, *redaction)
+    if not data:
+        raise LedgerDamaged(f"the payload of entry {seq} is empty, but no entry erased it")
+    return StoredPayload(seq, parse(data), salt, restricted)
+
+
+def redaction_of(seq: int) -> tuple[int, str] | None:
+    """(seq, legal basis) of the redaction entry that erased entry ``seq``'s payload."""
+    row = (Entry.objects.filter(kind="ledger.payload.redacted", subject=f"ledger/entry/{seq}")
+           .select_related("payload_row").first())
+    if row is None:
+        return None
+    return row.seq, str(parse(row.payload_row.data)["basis"])
+
+
+def statement(entry: Entry) -> dict[str, Any]:
+    """The statement as the entry's bytes hold it, after checking those bytes against the
+    stored leaf hash (the columns beside them are for queries, not to be trusted)."""
+    if leaf_hash(entry.data.encode("utf-8")).hex() != entry.leaf_hash:
+        raise LedgerDamaged(f"entry {entry.seq}'s bytes do not match its leaf hash")
+    return dict(parse(entry.data)["statement"])
+
+
+def payload_matches(seq: int, document: Any) -> bool:
+    """Is ``document`` the payload entry ``seq`` commits to (SM3(salt || canonical bytes),
+    the commitment read from the entry's own bytes)?"""
+    stored = payload(seq)
+    if stored is None or stored.erased:
+        return False
+    try:
+        return commit(decode_salt(stored.salt), document) == statement(entry(seq))["payload"]
+    except (FormatError, LedgerDamaged):
+        return False
 
 
 def checkpoints() -> QuerySet[Checkpoint]:
@@ -102,7 +160,7 @@ def checkpoint_covering(seq: int) -> Checkpoint | None:
 
 
 def keys() -> QuerySet[LedgerKey]:
-    return LedgerKey.objects.order_by("id")
+    return LedgerKey.objects.select_related("end").order_by("registered_seq")
 
 
 # --- witnesses ------------------------------------------------------------------------------
@@ -126,7 +184,7 @@ def witness_k() -> int:
     """
     if settings.SHULIAN_WITNESS_K is not None:
         return int(settings.SHULIAN_WITNESS_K)
-    witnesses = valid_now(LedgerKey.objects.filter(use=KeyUse.WITNESS)).count()
+    witnesses = keystore.current(LedgerKey.objects.filter(use=KeyUse.WITNESS)).count()
     return witnesses // 2 + 1 if witnesses else 0
 
 

@@ -9,9 +9,9 @@ from typing import Any
 
 from django.db import connection
 
-from ledger.format import ZERO_HASH
-from ledger.merkle import SubtreeTree, aligned_subtrees
 from ledger.models import Entry, MerkleNode
+from ledger.protocol.format import ZERO_HASH
+from ledger.protocol.merkle import SubtreeTree, aligned_subtrees
 
 # Any fixed 64-bit number: the PostgreSQL advisory lock that serialises appends.
 _APPEND_LOCK = 0x5348554C49414E  # "SHULIAN"
@@ -37,8 +37,17 @@ class Tail:
     recorded: datetime | None
 
 
+_last_recorded: datetime | None = None
+
+
+def last_recorded() -> datetime | None:
+    """The newest ``recorded`` this process has seen (its own appends and tail reads)."""
+    return _last_recorded
+
+
 def tail() -> Tail:
     # Raw SQL: this runs under the append lock on every append.
+    global _last_recorded
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT seq, leaf_hash, recorded FROM ledger_entry ORDER BY seq DESC LIMIT 1"
@@ -49,7 +58,15 @@ def tail() -> Tail:
     recorded = Entry._meta.get_field("recorded").to_python(row[2])
     if connection.vendor == "sqlite":
         recorded = connection.ops.convert_datetimefield_value(recorded, None, connection)
+    if _last_recorded is None or recorded > _last_recorded:
+        _last_recorded = recorded
     return Tail(row[0] + 1, row[1], recorded)
+
+
+def saw_recorded(moment: datetime) -> None:
+    global _last_recorded
+    if _last_recorded is None or moment > _last_recorded:
+        _last_recorded = moment
 
 
 class DatabaseStore:
@@ -125,42 +142,45 @@ def _marks(count: int) -> str:
     return ", ".join(["%s"] * count)
 
 
-def conflicts(key_pks: Iterable[int], now: datetime, pairs: set[tuple[str, str]]) -> (
-    tuple[set[int], set[tuple[str, str]]]
+def positions_and_nonces(key_ids: Iterable[str], pairs: set[tuple[str, str]]) -> (
+    tuple[dict[str, tuple[int, int | None, str | None]], set[tuple[str, str]]]
 ):
-    """In one query: which keys (by primary key) are revoked at ``now``, and which
-    (actor, nonce) pairs are already on the ledger."""
-    pks = sorted(key_pks)
-    actors = sorted({actor for actor, _ in pairs})
-    nonces = sorted({nonce for _, nonce in pairs})
+    """In one query: for each key id, (registered seq, seq that ended it, how), and which
+    (actor, nonce) pairs are already on the ledger. Run under the append lock: a key's
+    position changes only by appends."""
+    kids = sorted(set(key_ids)) or [""]
+    actors = sorted({actor for actor, _ in pairs}) or [""]
+    nonces = sorted({nonce for _, nonce in pairs}) or [""]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT 'k', CAST(id AS TEXT), '' FROM ledger_ledgerkey "
-            f"WHERE id IN ({_marks(len(pks))}) AND revoked_at IS NOT NULL AND revoked_at <= %s "
-            f"UNION ALL SELECT 'n', actor, nonce FROM ledger_entry "
+            f"SELECT 'k', k.key_id, k.registered_seq, e.seq, e.how FROM ledger_ledgerkey k "
+            f"LEFT JOIN ledger_keyend e ON e.key_id = k.id WHERE k.key_id IN ({_marks(len(kids))}) "
+            f"UNION ALL SELECT 'n', actor, NULL, NULL, nonce FROM ledger_entry "
             f"WHERE actor IN ({_marks(len(actors))}) AND nonce IN ({_marks(len(nonces))})",
-            [*pks, connection.ops.adapt_datetimefield_value(now), *actors, *nonces],
+            [*kids, *actors, *nonces],
         )
         rows = cursor.fetchall()
-    revoked = {int(first) for tag, first, _ in rows if tag == "k"}
-    used = {(actor, nonce) for tag, actor, nonce in rows if tag == "n"} & pairs
-    return revoked, used
+    positions = {kid: (registered, ended, how) for tag, kid, registered, ended, how in rows
+                 if tag == "k"}
+    used = {(actor, nonce) for tag, actor, _, _, nonce in rows if tag == "n"} & pairs
+    return positions, used
 
 
 ENTRY_COLUMNS = ("seq", "leaf_hash", "prev", "data", "kind", "actor", "subject", "key_id",
-                 "nonce", "payload_hash", "statement_time", "recorded")
+                 "nonce", "commitment", "statement_time", "recorded")
 
 
-def insert(entries: Sequence[Entry], payloads: Sequence[tuple[int, str, bool]],
+def insert(entries: Sequence[Entry], payloads: Sequence[tuple[int, str, str, bool]],
            nodes: Sequence[tuple[int, str]]) -> None:
-    """Insert entry, payload and Merkle-node rows with one statement per table."""
+    """Insert entry, payload (seq, data, salt, restricted) and Merkle-node rows, with one
+    statement per table (one in all on PostgreSQL)."""
     adapt = connection.ops.adapt_datetimefield_value
     entry_rows = [
         [getattr(entry, column) for column in ENTRY_COLUMNS[:10]]
         + [adapt(entry.statement_time), adapt(entry.recorded)]
         for entry in entries
     ]
-    payload_columns = ("entry_id", "data", "restricted")
+    payload_columns = ("entry_id", "data", "salt", "restricted")
     tables = [("ledger_entry", ENTRY_COLUMNS, entry_rows),
               ("ledger_payload", payload_columns, [list(row) for row in payloads])]
     if nodes:

@@ -6,13 +6,13 @@ from typing import Any
 
 from celery import Task, shared_task
 
-from ledger import services
+from ledger import checkpoints, selectors, witnesses
 
 
 @shared_task(name="ledger.tasks.seal_checkpoint")
 def seal_checkpoint() -> int | None:
     """Seal a checkpoint of the current tree if it has grown; returns the covered size."""
-    checkpoint = services.seal_checkpoint()
+    checkpoint = checkpoints.seal_checkpoint()
     return checkpoint.size if checkpoint else None
 
 
@@ -24,8 +24,6 @@ def collect_cosignatures(self: Task, size: int | None = None) -> dict[str, Any]:
     unsettled because a witness was unreachable is retried with exponential back-off;
     eagerly (embedded default) it is tried once and left for the next seal.
     """
-    from ledger import selectors, witnesses
-
     eager = bool(self.request.is_eager)
     outcome = witnesses.collect(size, force=not eager)
     if outcome.unreachable and size is not None and not eager \

@@ -1,6 +1,8 @@
 """Database triggers that make the ledger tables append-only, on SQLite and PostgreSQL.
 
-Migration 0002 installs them; tests that simulate an attacker with database access remove
+The one exception is a payload's erasure, allowed only once its redaction entry exists.
+
+Migrations 0002 and 0004 install them; tests that simulate an attacker with database access remove
 and reinstall them through :func:`drop` and :func:`install`, the same SQL.
 """
 
@@ -9,15 +11,30 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-LEDGER_TABLES = ("ledger_entry", "ledger_payload", "ledger_merklenode", "ledger_checkpoint")
+LEDGER_TABLES = (
+    "ledger_entry", "ledger_payload", "ledger_merklenode", "ledger_checkpoint",
+    "ledger_ledgerkey", "ledger_keyend", "ledger_custodialkey", "ledger_cosignature",
+    "ledger_witnessevidence",
+)
 # Other apps' immutable records, protected the same way by their own migrations.
 CATALOG_TABLES = ("catalog_resourceversion",)
 APPEND_ONLY_TABLES = LEDGER_TABLES + CATALOG_TABLES
 
 
+PAYLOAD_TABLE = "ledger_payload"
+# The one change a payload row allows: its erasure (data and salt emptied, nothing else),
+# once the ledger.payload.redacted entry for it exists (ledger.redaction).
+_SQLITE_ERASURE = (
+    "NEW.entry_id = OLD.entry_id AND NEW.restricted = OLD.restricted "
+    "AND NEW.data = '' AND NEW.salt = '' AND EXISTS (SELECT 1 FROM ledger_entry "
+    "WHERE kind = 'ledger.payload.redacted' AND subject = 'ledger/entry/' || OLD.entry_id)"
+)
+
+
 def _sqlite_install(table: str) -> list[str]:
+    allowed = f"WHEN NOT ({_SQLITE_ERASURE}) " if table == PAYLOAD_TABLE else ""
     return [
-        f"CREATE TRIGGER IF NOT EXISTS {table}_no_update BEFORE UPDATE ON {table} "
+        f"CREATE TRIGGER IF NOT EXISTS {table}_no_update BEFORE UPDATE ON {table} {allowed}"
         f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: UPDATE refused'); END",
         f"CREATE TRIGGER IF NOT EXISTS {table}_no_delete BEFORE DELETE ON {table} "
         f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: DELETE refused'); END",
@@ -38,11 +55,28 @@ $$
 """
 
 
+_PG_ERASURE_FUNCTION = """
+CREATE OR REPLACE FUNCTION ledger_payload_erasure_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'UPDATE' AND NEW.entry_id = OLD.entry_id AND NEW.restricted = OLD.restricted
+       AND NEW.data = '' AND NEW.salt = '' AND EXISTS (
+           SELECT 1 FROM ledger_entry WHERE kind = 'ledger.payload.redacted'
+           AND subject = 'ledger/entry/' || OLD.entry_id::text) THEN
+        RETURN NEW;
+    END IF;
+    RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP
+        USING ERRCODE = 'insufficient_privilege';
+END
+$$
+"""
+
+
 def _pg_install(table: str) -> list[str]:
+    function = "ledger_payload_erasure_only" if table == PAYLOAD_TABLE else "ledger_refuse_change"
     return [
         f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}",
         f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-        "FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change()",
+        f"FOR EACH ROW EXECUTE FUNCTION {function}()",
         f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}",
         f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
         "FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change()",
@@ -58,7 +92,7 @@ def _pg_drop(table: str) -> list[str]:
 
 def install_statements(vendor: str, tables: Sequence[str] = APPEND_ONLY_TABLES) -> list[str]:
     if vendor == "postgresql":
-        return [_PG_FUNCTION] + [s for t in tables for s in _pg_install(t)]
+        return [_PG_FUNCTION, _PG_ERASURE_FUNCTION] + [s for t in tables for s in _pg_install(t)]
     if vendor == "sqlite":
         return [s for t in tables for s in _sqlite_install(t)]
     raise NotImplementedError(f"append-only triggers are not written for {vendor}")

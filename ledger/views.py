@@ -3,9 +3,7 @@
 
 from __future__ import annotations
 
-import base64
 import json
-from dataclasses import dataclass, field
 from typing import Any
 
 from django import forms
@@ -18,13 +16,9 @@ from audit.access import readable_by_user
 from config.errors import NotFound
 from config.portal import int_or_none, page_view, paginate
 from crypto.canonical import parse
-from crypto.errors import CryptoError
-from crypto.sm2 import PublicKey
-from ledger import note as notes
-from ledger import selectors
-from ledger.format import leaf_hash, statement_bytes
-from ledger.merkle import verify_consistency, verify_inclusion
-from ledger.models import Checkpoint, Entry, KeyUse, LedgerKey
+from ledger import inspection, selectors
+from ledger.models import Checkpoint, Entry, LedgerKey
+from ledger.protocol.merkle import verify_consistency
 
 
 def _entry_filters(request: HttpRequest) -> dict[str, Any]:
@@ -63,106 +57,32 @@ def _settlement(checkpoint: Checkpoint | None) -> Any:
 def entry(request: HttpRequest, seq: int) -> HttpResponse:
     found = selectors.entry(seq)
     document = parse(found.data)
+    statement = selectors.statement(found)
     stored = selectors.payload(seq)
-    payload, restricted = stored if stored is not None else (None, False)
-    readable = stored is not None and readable_by_user(
-        request.user, actor=found.actor, subject=found.subject, restricted=restricted)
+    restricted = stored is not None and stored.restricted
+    readable = stored is not None and not stored.erased and readable_by_user(
+        request.user, actor=statement["actor"], subject=statement["subject"],
+        restricted=restricted)
+    payload = stored.payload if readable and stored is not None else None
     payload_text = (json.dumps(payload, ensure_ascii=False, indent=2, default=str)
                     if readable else "")
     return render(request, "ledger/entry.html", {
-        "section": "ledger", "entry": found, "document": document,
-        "statement": document["statement"],
-        "key": LedgerKey.objects.filter(key_id=found.key_id).first(),
+        "section": "ledger", "entry": found, "document": document, "statement": statement,
+        "key": LedgerKey.objects.select_related("end").filter(key_id=statement["key"]).first(),
         "has_payload": stored is not None, "restricted": restricted, "readable": readable,
         "payload": payload, "payload_text": payload_text,
+        "salt": stored.salt if readable and stored is not None else "",
+        "erased": stored if stored is not None and stored.erased else None,
         "previous": found.seq - 1 if found.seq > 0 else None,
         "next": found.seq + 1 if found.seq + 1 < selectors.size() else None,
         "checkpoint": selectors.checkpoint_covering(found.seq),
     })
 
 
-@dataclass
-class Verification:
-    """What the verify button reports about one entry."""
-
-    seq: int
-    leaf: str = ""
-    leaf_ok: bool = False
-    signature_ok: bool = False
-    key_id: str = ""
-    signer: str = ""
-    key_problem: str = ""
-    checkpoint: Checkpoint | None = None
-    checkpoint_signed: bool = False
-    tree_size: int = 0
-    root: str = ""
-    path: list[str] = field(default_factory=list)
-    included: bool = False
-
-    @property
-    def verified(self) -> bool:
-        return (self.leaf_ok and self.signature_ok and self.included
-                and (self.checkpoint is None or self.checkpoint_signed))
-
-
-def _signature_ok(found: Entry, result: Verification) -> None:
-    document = parse(found.data)
-    statement = document["statement"]
-    key = LedgerKey.objects.filter(key_id=statement["key"]).first()
-    if key is None:
-        result.key_problem = str(_("the signing key is not registered"))
-        return
-    result.key_id, result.signer = key.key_id, key.name
-    try:
-        signature = base64.b64decode(document["sig"], validate=True)
-        result.signature_ok = PublicKey.from_pem(key.pem).verify(
-            signature, statement_bytes(statement))
-    except (ValueError, CryptoError):
-        result.signature_ok = False
-
-
-def checkpoint_signed(checkpoint: Checkpoint) -> bool:
-    """Does the checkpoint's first note line verify with a registered ledger key?"""
-    try:
-        parsed = notes.parse(checkpoint.note)
-    except notes.NoteError:
-        return False
-    first = parsed.signatures[0]
-    for key in LedgerKey.objects.filter(use=KeyUse.LEDGER):
-        public = PublicKey.from_pem(key.pem)
-        if first.hint == notes.key_hint(key.key_id) and notes.verify_signature(
-                parsed.body, first, public):
-            return parsed.size == checkpoint.size and parsed.root.hex() == checkpoint.root
-    return False
-
-
-def check_entry(seq: int) -> Verification:
-    """Re-check entry ``seq`` from its stored bytes: leaf hash, SM2 signature, and an RFC
-    9162 inclusion proof against the latest signed checkpoint (or, for an entry newer
-    than every checkpoint, the current root)."""
-    found = selectors.entry(seq)
-    result = Verification(seq)
-    leaf = leaf_hash(found.data.encode("utf-8"))
-    result.leaf, result.leaf_ok = leaf.hex(), leaf.hex() == found.leaf_hash
-    _signature_ok(found, result)
-    latest = selectors.latest_checkpoint()
-    if latest is not None and latest.size > seq:
-        result.checkpoint, result.tree_size, result.root = latest, latest.size, latest.root
-        result.checkpoint_signed = checkpoint_signed(latest)
-    else:
-        result.tree_size = selectors.size()
-        result.root = selectors.root(result.tree_size).hex()
-    path = selectors.inclusion_proof(seq, result.tree_size)
-    result.path = [node.hex() for node in path]
-    result.included = verify_inclusion(seq, result.tree_size, leaf, path,
-                                       bytes.fromhex(result.root))
-    return result
-
-
 @require_POST
 @page_view
 def verify(request: HttpRequest, seq: int) -> HttpResponse:
-    return render(request, "ledger/_verify.html", {"v": check_entry(seq)})
+    return render(request, "ledger/_verify.html", {"v": inspection.check_entry(seq)})
 
 
 def checkpoints(request: HttpRequest) -> HttpResponse:
@@ -190,7 +110,7 @@ class ConsistencyForm(forms.Form):
 def _root_of(size: int) -> tuple[str, bool]:
     """(hex root of the tree of ``size``, whether a signed checkpoint vouches for it)."""
     checkpoint = Checkpoint.objects.filter(size=size).first()
-    if checkpoint is not None and checkpoint_signed(checkpoint):
+    if checkpoint is not None and inspection.checkpoint_signed(checkpoint):
         return checkpoint.root, True
     return selectors.root(size).hex(), False
 

@@ -3,14 +3,11 @@
 For each configured witness (settings ``SHULIAN_WITNESSES``), :func:`collect` submits the
 checkpoints it still has to cosign, oldest first (those not yet settled, and the newest),
 each with a consistency proof from the last size the witness cosigned, per C2SP
-tlog-witness (:mod:`audit.witness.protocol`). A returned cosignature is stored only if it
+tlog-witness (:mod:`ledger.protocol.witness`). A returned cosignature is stored only if it
 verifies with the witness key registered in the key registry (use ``witness``). A refusal
 that shows a split view is kept as :class:`~ledger.models.WitnessEvidence`. Unreachable
 witnesses are skipped (and, unless ``force``, left alone for an exponential back-off);
 nothing here ever blocks an append: the Celery task runs after the checkpoint commits.
-
-:func:`demo_settle` (with :func:`demo_witnesses` and :func:`demo_cosign`) makes cosignatures
-in-process for ``load_demo``, which starts no witness process.
 """
 
 from __future__ import annotations
@@ -20,7 +17,6 @@ import logging
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,13 +24,8 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Max, Q
 
-from audit.witness import protocol
 from config.errors import DomainError
-from crypto.sm2 import PrivateKey
-from crypto.sm3 import sm3
-from ledger import note as notes
-from ledger import selectors, services
-from ledger.keys import public_key, valid_now
+from ledger import keystore, selectors
 from ledger.models import (
     Checkpoint,
     Cosignature,
@@ -43,6 +34,8 @@ from ledger.models import (
     LedgerKey,
     WitnessEvidence,
 )
+from ledger.protocol import note as notes
+from ledger.protocol import witness as protocol
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +141,8 @@ def _post(url: str, body: bytes) -> tuple[int, str, bytes]:
 
 def registered_key(config: WitnessConfig) -> LedgerKey | None:
     """The witness's key in the registry: use ``witness``, the configured id and name, valid."""
-    key = valid_now(LedgerKey.objects.filter(key_id=config.key_id, use=KeyUse.WITNESS)).first()
+    key = keystore.current(LedgerKey.objects.filter(key_id=config.key_id,
+                                                    use=KeyUse.WITNESS)).first()
     if key is None or key.name != config.name:
         return None
     return key
@@ -184,7 +178,7 @@ def _store(checkpoint: Checkpoint, config: WitnessConfig, key: LedgerKey, body: 
     except protocol.ProtocolError as exc:
         raise Refused(f"{config.name}: {exc}") from None
     checkpoint_body = notes.parse(checkpoint.note).body
-    public = public_key(key)
+    public = keystore.record_of(key).public_key
     for sig in lines:
         if sig.name == config.name and notes.verify_cosignature(checkpoint_body, sig, public):
             try:
@@ -300,73 +294,3 @@ def collect(size: int | None = None, *, force: bool = False) -> Outcome:
         else:
             _failures.pop(config.name, None)
     return outcome
-
-
-# --- the demo: cosignatures made in-process -----------------------------------------------
-
-
-@dataclass(frozen=True)
-class DemoWitness:
-    """A demo witness whose private key is derived from its name (demo data only!)."""
-
-    name: str
-    owner: str
-    key: PrivateKey
-
-    @classmethod
-    def derive(cls, name: str, owner: str) -> DemoWitness:
-        scalar = int.from_bytes(sm3(b"shulian demo witness key/" + name.encode()), "big")
-        return cls(name, owner, PrivateKey.from_scalar(scalar % (2**255) + 1))
-
-
-def demo_witnesses(departments: Iterable[tuple[str, str]], *, by: str | None = None) -> (
-    list[DemoWitness]
-):
-    """Register (once) a demo witness key per (witness name, department code)."""
-    found = []
-    for name, owner in departments:
-        witness = DemoWitness.derive(name, owner)
-        if not LedgerKey.objects.filter(key_id=witness.key.public_key.key_id).exists():
-            services.register_witness(name=name, pem=witness.key.public_key.pem,
-                                      owner_code=owner, by=by)
-        found.append(witness)
-    return found
-
-
-def demo_cosign(checkpoints: Iterable[Checkpoint], witnesses: Sequence[DemoWitness]) -> int:
-    """Cosign ``checkpoints`` in-process with the demo witnesses; returns rows created.
-
-    Each checkpoint is first checked the way a witness would: its root is the ledger's root
-    at its size (so it extends every checkpoint before it).
-    """
-    done = set(Cosignature.objects.values_list("checkpoint_id", "witness"))
-    rows = []
-    for checkpoint in sorted(checkpoints, key=lambda c: c.size):
-        missing = [w for w in witnesses if (checkpoint.pk, w.name) not in done]
-        if not missing:
-            continue
-        if selectors.root(checkpoint.size).hex() != checkpoint.root:
-            raise ValueError(f"checkpoint {checkpoint.size} does not match the ledger's tree")
-        body = notes.parse(checkpoint.note).body
-        for witness in missing:
-            sig = notes.cosign(body, witness.name, witness.key, int(time.time()))
-            rows.append(Cosignature(checkpoint=checkpoint, witness=witness.name,
-                                    key_id=witness.key.public_key.key_id,
-                                    timestamp=notes.cosignature_time(sig), line=sig.line()))
-    Cosignature.objects.bulk_create(rows)
-    return len(rows)
-
-
-
-def demo_settle(departments: Iterable[tuple[str, str]], *, by: str | None = None) -> (
-    list[DemoWitness]
-):
-    """For ``load_demo``: register the demo witnesses, seal, and cosign every checkpoint.
-
-    Call it last (entries appended afterwards are covered by later, uncosigned checkpoints
-    until it is called again); it is idempotent.
-    """
-    demo = demo_witnesses(departments, by=by)
-    services.seal_checkpoint()
-    demo_cosign(selectors.checkpoints(), demo)
-    return demo

@@ -35,6 +35,7 @@ from config.api import (
     written,
 )
 from config.errors import InvalidInput, NotPermitted
+from ledger import keystore
 from ledger.api import KeySerializer
 from ledger.models import Entry, LedgerKey
 from operators import authz, selectors, services
@@ -366,9 +367,9 @@ class KeyListView(ApiListView):
         if query.get("use"):
             keys = keys.filter(use=query["use"])
         if query.get("current") is True:
-            keys = keys.filter(valid_until__isnull=True, revoked_at__isnull=True)
+            keys = keystore.current(keys)
         elif query.get("current") is False:
-            keys = keys.exclude(valid_until__isnull=True, revoked_at__isnull=True)
+            keys = keys.exclude(pk__in=keystore.current(keys).values("pk"))
         return order_by(keys, query.get("ordering"),
                         {"valid_from": "valid_from", "registered_seq": "registered_seq"},
                         "valid_from")

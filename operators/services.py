@@ -191,14 +191,14 @@ def issue_key(*, participant: Participant, by: AbstractBaseUser) -> LedgerKey:
     if not authz.is_member(by, participant, [Role.ADMIN]):
         raise NotPermitted(f"only an administrator of {participant.code} manages its keys")
     current = LedgerKey.objects.filter(owner=participant.code, custody__isnull=False,
-                                       valid_until__isnull=True, revoked_at__isnull=True).first()
+                                       end__isnull=True).first()
     if current is not None:
-        return ledger.rotate_key(key_id=current.key_id, actor=participant.code)
-    return ledger.issue_custodial_key(owner=participant.code, actor=participant.code)
+        return ledger.rotate_key(key_id=current.key_id)
+    return ledger.issue_custodial_key(owner=participant.code)
 
 
 def upload_key(*, participant: Participant, pem: str, by: AbstractBaseUser) -> LedgerKey:
     """Register a public key whose private half the participant keeps (client signing)."""
     if not authz.is_member(by, participant, [Role.ADMIN]):
         raise NotPermitted(f"only an administrator of {participant.code} manages its keys")
-    return ledger.register_key(owner=participant.code, pem=pem, actor=participant.code)
+    return ledger.register_key(owner=participant.code, pem=pem)

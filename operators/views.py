@@ -83,7 +83,8 @@ def participant_detail(request: HttpRequest, code: str) -> HttpResponse:
     return render(request, "operators/detail.html", {
         "section": "participants", "participant": participant,
         "contacts": selectors.sees_contacts(request.user, participant),
-        "keys": LedgerKey.objects.filter(owner=participant.code).order_by("-valid_from"),
+        "keys": LedgerKey.objects.filter(owner=participant.code).select_related("end")
+        .order_by("-registered_seq"),
         "page": page, "query": rest, "is_admin": is_admin,
         "members": participant.memberships.select_related("user") if is_admin or
         selectors.sees_contacts(request.user, participant) else [],

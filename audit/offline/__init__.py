@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from audit.bundle import Bundle, BundleError, read_bundle, verify_bundle
-from audit.core import Progress, Report, Witness
+from audit.entries import Progress
 from audit.proofs import (
     ProofError,
     RangeTree,
@@ -31,11 +31,13 @@ from audit.proofs import (
     load_proof,
     make_proof,
 )
+from audit.report import Report
 from crypto.canonical import parse
 from crypto.errors import CanonicalizationError, KeyFormatError
 from crypto.sm2 import PublicKey
-from ledger import note as notes
-from ledger.format import leaf_hash
+from ledger.protocol import note as notes
+from ledger.protocol.checkpoints import Witness
+from ledger.protocol.format import is_hex64, leaf_hash
 
 EXIT_OK, EXIT_INVALID, EXIT_NOT_A_BUNDLE = 0, 1, 2
 
@@ -58,6 +60,13 @@ def _ledger_key(path: str | None) -> PublicKey | None:
         return PublicKey.from_pem(_read(path, "ledger key"))
     except KeyFormatError as exc:
         raise UsageError(f"{path}: {exc}") from None
+
+
+def _anchor(value: str | None) -> PublicKey | str | None:
+    """The trust anchor: a ledger key id (64 hex characters) or a PEM file of the key."""
+    if value is None or is_hex64(value):
+        return value
+    return _ledger_key(value)
 
 
 def _witnesses(path: str | None) -> list[Witness] | None:
@@ -93,6 +102,8 @@ def _print_report(report: Report, as_json: bool) -> None:
         return
     for failure in report.failures:
         print(failure.line())
+    for target, by in sorted(report.redacted.items()):
+        print(f"seq {target}: payload erased by entry {by} (the entry itself verified)")
     span = f"seq {report.first}..{report.last}" if report.last is not None else "no entries"
     if report.ok:
         print(f"OK: {report.entries} entries ({span}) and {report.checkpoints} checkpoints "
@@ -106,7 +117,7 @@ def _print_report(report: Report, as_json: bool) -> None:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    ledger_key = _ledger_key(args.ledger_key)
+    ledger_key = _anchor(args.ledger_key)
     witnesses = _witnesses(args.witnesses)
     bundle = read_bundle(args.file)
     progress, close = _progress(len(bundle.entries), not args.json)
@@ -199,7 +210,9 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("file")
     verify.add_argument("--json", action="store_true", help="print one JSON object")
     verify.add_argument("--workers", type=int, default=None, help="processes (default: CPUs)")
-    verify.add_argument("--ledger-key", metavar="PUB.pem", help="pin the ledger's public key")
+    verify.add_argument("--ledger-key", metavar="PUB.pem|KEYID",
+                        help="pin the trust anchor: the ledger key entry 0 registers (its PEM "
+                        "file or its key id)")
     verify.add_argument("--witnesses", metavar="FILE",
                         help="JSON lines with name and pem of trusted witnesses")
     verify.add_argument("--k", type=int, default=None, help="cosignatures needed to settle")

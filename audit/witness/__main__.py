@@ -25,7 +25,7 @@ from audit.witness.server import Witness, make_server
 from audit.witness.state import State, StateError, iso_time
 from crypto.errors import CryptoError
 from crypto.sm2 import PrivateKey, PublicKey
-from ledger.note import NoteError
+from ledger.protocol.note import NoteError
 
 PROG = "python -m audit.witness"
 EXIT_EVIDENCE = 1

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from audit.witness import protocol
 from audit.witness.state import Evidence, State
 from crypto.sm2 import PrivateKey, PublicKey
-from ledger import note as notes
-from ledger.merkle import SM3, verify_consistency
+from ledger.protocol import note as notes
+from ledger.protocol import witness as protocol
+from ledger.protocol.merkle import SM3, verify_consistency
 
 
 @dataclass(frozen=True)

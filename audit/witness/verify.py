@@ -1,8 +1,7 @@
 """Checks an auditor runs on cosigned checkpoints and on a witness's split-view evidence.
 
-* :func:`settlement`: which known witnesses validly cosigned a checkpoint note, and whether
-  that makes k. A line whose name and key hint match a known witness must verify (a forged
-  cosignature is a problem); lines from unknown names or keys are ignored.
+* :func:`settlement`: whether the known witnesses that validly cosigned a checkpoint note
+  (:func:`ledger.protocol.checkpoints.cosigners`) make k.
 * :func:`check_evidence`: is a record printed by ``python -m audit.witness evidence --json``
   genuine evidence against the ledger (both notes signed by the ledger's key)?
 
@@ -14,40 +13,12 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 from crypto.sm2 import PublicKey
-from ledger import note as notes
-from ledger.merkle import SM3, verify_consistency
-
-
-class WitnessKey(Protocol):
-    """A witness an auditor trusts (``audit.core.Witness`` fits)."""
-
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def key(self) -> PublicKey: ...
-
-
-def cosigners(checkpoint: notes.Checkpoint, witnesses: Sequence[WitnessKey]) -> (
-    tuple[list[str], list[str]]
-):
-    """(names of the witnesses whose cosignature verifies, problems), both sorted."""
-    valid: set[str] = set()
-    problems: list[str] = []
-    body = checkpoint.body
-    for sig in checkpoint.signatures[1:]:
-        known = [w for w in witnesses
-                 if w.name == sig.name and notes.key_hint(w.key.key_id) == sig.hint]
-        if not known:
-            continue
-        if any(notes.verify_cosignature(body, sig, w.key) for w in known):
-            valid.add(sig.name)
-        else:
-            problems.append(f"the cosignature of witness {sig.name!r} does not verify")
-    return sorted(valid), sorted(set(problems))
+from ledger.protocol import note as notes
+from ledger.protocol.checkpoints import WitnessKey, cosigners
+from ledger.protocol.merkle import SM3, verify_consistency
 
 
 def settlement(checkpoint: notes.Checkpoint, witnesses: Sequence[WitnessKey], k: int) -> (

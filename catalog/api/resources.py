@@ -240,7 +240,7 @@ def _shows_content(request: Request, resource: DataResource, entry: Entry | None
         return True
     found = ledger_selectors.payload(entry.seq) if entry is not None else None
     return entry is not None and found is not None and readable_by_user(
-        request.user, actor=entry.actor, subject=entry.subject, restricted=found[1])
+        request.user, actor=entry.actor, subject=entry.subject, restricted=found.restricted)
 
 
 class VersionDetailView(ApiView):

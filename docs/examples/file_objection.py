@@ -18,12 +18,14 @@ Then:
         --participant $USCC --resource RS-0001 --ground accuracy \\
         --description "注册资本与营业执照不一致"
 
-It reads the ledger's origin (GET /api/v1/ledger/), builds the v1 statement — kind
+It reads the ledger's origin (GET /api/v1/ledger/), builds the format v2 statement — kind
 ``contracts.objection.filed``, actor your participant code, key the SM3 of your public key's
-DER (its key id), subject ``catalog/resource/<code>``, payload the SM3 of the RFC 8785
-(JCS) canonical payload, a fresh random nonce and the time as ``YYYY-MM-DDTHH:MM:SS.ffffffZ``
-— signs its canonical bytes with SM2 (default distinguishing ID) and POSTs
-``{"statement", "signature", "payload"}`` to /api/v1/objections/. It prints the objection's
+DER (its key id), subject ``catalog/resource/<code>``, payload the commitment SM3(salt ||
+RFC 8785 canonical payload) with 16 fresh random bytes of salt, a fresh random nonce and the
+time as ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` — signs its canonical bytes with SM2 (default
+distinguishing ID) and POSTs ``{"statement", "signature", "payload", "salt"}`` to
+/api/v1/objections/. (The salt travels beside the payload, never in the statement: whoever
+may not read the payload cannot recover it by hashing guesses.) It prints the objection's
 id and the ledger entry's seq and leaf hash; on any failure it prints the server's error
 (with the field it names) to stderr and exits with status 1.
 """
@@ -82,17 +84,19 @@ def ledger_time(moment: datetime) -> str:
 
 def build(key: PrivateKey, *, origin: str, participant: str, resource: str, ground: str,
           description: str, grant: int | None) -> dict[str, Any]:
-    """The signed submission: statement, base64 DER signature and payload."""
+    """The signed submission: statement, base64 DER signature, payload and salt."""
     payload = {"resource": resource, "ground": ground, "description": description,
                "filer": participant, "grant": grant}
+    salt = secrets.token_bytes(16)
     statement = {
-        "v": 1, "ledger": origin, "kind": "contracts.objection.filed", "actor": participant,
+        "v": 2, "ledger": origin, "kind": "contracts.objection.filed", "actor": participant,
         "key": key.public_key.key_id, "subject": f"catalog/resource/{resource}",
-        "payload": sm3_hex(canonical(payload, ledger_profile=True)),
+        "payload": sm3_hex(salt + canonical(payload, ledger_profile=True)),
         "nonce": secrets.token_hex(16), "time": ledger_time(datetime.now(UTC)),
     }
     signature = base64.b64encode(key.sign(canonical(statement))).decode("ascii")
-    return {"statement": statement, "signature": signature, "payload": payload}
+    return {"statement": statement, "signature": signature, "payload": payload,
+            "salt": base64.b64encode(salt).decode("ascii")}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,18 +1,10 @@
-"""The database itself refuses UPDATE, DELETE and TRUNCATE on the ledger's tables."""
+"""Format v1 installed the append-only triggers here. Format v2 replaced v1 before any
+ledger was deployed, and 0004_format_v2 installs the triggers on every ledger table (their
+SQL names columns that exist only from 0004 on), so this migration does nothing now."""
 
 from django.db import migrations
-
-from ledger import triggers
-
-
-def install(apps, schema_editor):
-    triggers.install(schema_editor.connection, triggers.LEDGER_TABLES)
-
-
-def drop(apps, schema_editor):
-    triggers.drop(schema_editor.connection, triggers.LEDGER_TABLES)
 
 
 class Migration(migrations.Migration):
     dependencies = [("ledger", "0001_initial")]
-    operations = [migrations.RunPython(install, drop)]
+    operations: list[migrations.operations.base.Operation] = []

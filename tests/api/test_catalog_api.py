@@ -4,12 +4,14 @@ certificates; every error class, restricted fields, and the permission matrix.""
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from catalog.models import DataProduct, DataResource
+from crypto.canonical import canonical
 from crypto.sm3 import sm3_hex
 from ledger.models import Entry
 from tests.api.conftest import Api, World, entries
@@ -321,7 +323,13 @@ def test_versions_match_their_entries(api: Api) -> None:
     assert version["content"]["description"] == "第二版"
     assert version["entry"]["seq"] == version["entry_seq"]
     assert version["entry"]["kind"] == "catalog.resource.published"
-    assert version["digest"] == Entry.objects.get(seq=version["entry_seq"]).payload_hash
+    # The entry commits to the content with a salt kept beside the payload: SM3(salt ||
+    # canonical content); the version's digest is the plain SM3 of its canonical content.
+    content = canonical(version["content"])
+    assert version["digest"] == sm3_hex(content)
+    stored = client.get(f"/api/v1/ledger/entries/{version['entry_seq']}/payload/").json()
+    salt = base64.b64decode(stored["salt"], validate=True)
+    assert sm3_hex(salt + content) == Entry.objects.get(seq=version["entry_seq"]).commitment
 
 
 def test_version_detail_has_an_etag(api: Api) -> None:

@@ -4,6 +4,7 @@ endpoint can produce and the permission matrix of the main actions."""
 
 from __future__ import annotations
 
+import base64
 import secrets
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -16,8 +17,8 @@ from crypto import sm2
 from crypto.canonical import canonical
 from crypto.sm3 import sm3_hex
 from ledger import services as ledger
-from ledger.format import format_time
 from ledger.models import Entry
+from ledger.protocol.format import format_time
 from operators import services as operators
 from tests.api.conftest import Api, World, entries
 
@@ -484,21 +485,21 @@ def signed_filing(
         "grant": None,
         **payload_extra,
     }
+    salt = secrets.token_bytes(16)
     statement = {
-        "v": 1,
+        "v": 2,
         "ledger": ledger.origin(),
         "kind": "contracts.objection.filed",
         "actor": w.code("merchant"),
         "key": key_id,
         "subject": "catalog/resource/RS-OPEN",
-        "payload": sm3_hex(canonical(payload, ledger_profile=True)),
+        "payload": sm3_hex(salt + canonical(payload, ledger_profile=True)),
         "nonce": secrets.token_hex(16),
         "time": format_time(datetime.now(UTC)),
     }
-    import base64
-
     signature = base64.b64encode(key.sign(canonical(statement))).decode()
-    return {"statement": statement, "signature": signature, "payload": payload}
+    return {"statement": statement, "signature": signature, "payload": payload,
+            "salt": base64.b64encode(salt).decode()}
 
 
 def test_client_signed_objection_is_signed_by_the_clients_key(api: Api, w: World) -> None:

@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
 from crypto.sm2 import PrivateKey
+from ledger import services as ledger
 from ledger.models import Entry, LedgerKey
 from operators.models import Membership, Participant, Status
 from operators.uscc import make
@@ -345,9 +346,11 @@ def test_issuing_a_key_rotates_the_custodial_one(api: Api) -> None:
     assert response.status_code == 201
     body = response.json()
     assert body["key_id"] != old.key_id
-    assert_entry(body, "ledger.key.registered", actor=world.code("merchant"))
-    old.refresh_from_db()
-    assert old.valid_until is not None
+    # the key registry is the ledger's: the entry is the origin's, signed by the ledger key
+    assert_entry(body, "ledger.key.registered", actor=ledger.origin())
+    assert body["replaces"] == old.key_id
+    ended = api.anon.get(url(world, "merchant", "keys") + "?current=false").json()["results"]
+    assert ended[0]["ended_seq"] == body["entry"]["seq"] and ended[0]["ended_how"] == "replaced"
     keys = api.anon.get(url(world, "merchant", "keys") + "?current=true").json()["results"]
     assert [k["key_id"] for k in keys] == [body["key_id"]]
     past = api.anon.get(url(world, "merchant", "keys") + "?current=false").json()["results"]
@@ -360,7 +363,8 @@ def test_uploading_a_public_key(api: Api) -> None:
     response = client.post(url(api.world, "merchant", "keys/upload"), {"pem": pem},
                            format="json")
     assert response.status_code == 201, response.json()
-    assert_entry(response.json(), "ledger.key.registered", actor=api.world.code("merchant"))
+    assert_entry(response.json(), "ledger.key.registered", actor=ledger.origin())
+    assert response.json()["owner"] == api.world.code("merchant")
     again = client.post(url(api.world, "merchant", "keys/upload"), {"pem": pem},
                         format="json")
     assert again.status_code == 400 and "pem" in error_fields(again)

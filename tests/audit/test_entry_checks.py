@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from audit.core import _load, _payload_digest, _statement_data, _well_formed
 from crypto.canonical import canonical
-from ledger.format import FormatError, check_statement, payload_hash
+from ledger.protocol.format import FormatError, check_statement, payload_hash
 
 GOOD: dict[str, Any] = {
     "v": 1, "ledger": "shulian.test", "kind": "contracts.objection.filed", "actor": "op.alpha",

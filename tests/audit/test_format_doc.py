@@ -13,8 +13,8 @@ from audit.proofs import check_proof, load_proof
 from crypto.canonical import canonical, is_canonical
 from crypto.sm2 import PrivateKey, PublicKey
 from crypto.sm3 import sm3_hex
-from ledger.format import leaf_hash
-from ledger.merkle import SM3
+from ledger.protocol.format import leaf_hash
+from ledger.protocol.merkle import SM3
 from tests.audit.builders import to_bytes
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "ledger-format.md"

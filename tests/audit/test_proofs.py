@@ -7,7 +7,7 @@ import hashlib
 import pytest
 
 from audit.proofs import RangeTree, consistency_keys, inclusion_keys
-from ledger.merkle import (
+from ledger.protocol.merkle import (
     SM3,
     MemoryStore,
     SubtreeTree,

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from crypto.canonical import canonical
-from ledger import note as notes
-from ledger.format import format_time, parse_time
+from ledger.protocol import note as notes
+from ledger.protocol.format import format_time, parse_time
 from tests.audit.builders import Ledger, realistic, reasons, verify_parts
 
 

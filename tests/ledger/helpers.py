@@ -1,7 +1,7 @@
 """Helpers for the ledger tests: client keys, hand-built statements, and an independent
 RFC 9162 Merkle tree (naive, recursive, SM3) to check the ledger's results against.
 
-Nothing here uses ``ledger.merkle``: the tree code below is written from RFC 9162 section
+Nothing here uses ``ledger.protocol.merkle``: the tree code below is written from RFC 9162 section
 2.1 alone, so that a shared mistake cannot make both sides agree.
 """
 
@@ -14,6 +14,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from django.db import transaction
 
 from crypto.canonical import canonical
 from crypto.sm2 import PrivateKey
@@ -35,24 +37,35 @@ class Client:
     def key_id(self) -> str:
         return self.key.key_id
 
-    def statement(self, data: Any = None, /, **fields: Any) -> dict[str, Any]:
-        """A statement by this client about payload ``data``; ``fields`` override any field."""
-        stmt = statement(actor=self.actor, key_id=self.key_id, data=data)
+    def statement(self, data: Any = None, /, *, salt: bytes = b"", **fields: Any) -> (
+        dict[str, Any]
+    ):
+        """A statement by this client about payload ``data`` under ``salt``; ``fields``
+        override any field."""
+        stmt = statement(actor=self.actor, key_id=self.key_id, data=data, salt=salt)
         stmt.update(fields)
         return stmt
 
     def submission(self, data: Any = None, /, **fields: Any) -> services.Submission:
         """A statement about ``data``, signed by this client, with ``data`` as payload."""
         data = {"n": 1} if data is None else data
-        stmt = self.statement(data, **fields)
-        return services.Submission(stmt, sign(self.private, stmt), data)
+        salt = new_salt()
+        stmt = self.statement(data, salt=salt, **fields)
+        return services.Submission(stmt, sign(self.private, stmt), data, b64(salt))
 
 
 def register_client(actor: str, **kwargs: Any) -> Client:
     """Generate a key pair on the client side and register only its public PEM."""
     private = PrivateKey.generate()
-    key = services.register_key(owner=actor, pem=private.public_key.pem, **kwargs)
+    with transaction.atomic():
+        key = services.register_key(owner=actor, pem=private.public_key.pem, **kwargs)
     return Client(actor, private, key)
+
+
+def append(sub: services.Submission) -> Entry:
+    """Append one submission in its own transaction, as a caller of the ledger does."""
+    with transaction.atomic():
+        return services.append_many([sub])[0]
 
 
 def ledger_time(moment: datetime | None = None, **delta: float) -> str:
@@ -65,29 +78,39 @@ def sm3_hex(data: bytes) -> str:
     return hashlib.new("sm3", data).hexdigest()
 
 
-def digest_of(payload: Any) -> str:
-    """SM3 of the canonical payload, computed the way a client would (RFC 8785).
+def new_salt() -> bytes:
+    return secrets.token_bytes(16)
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def digest_of(payload: Any, salt: bytes = b"") -> str:
+    """The commitment SM3(salt || canonical payload), computed the way a client would.
 
     A careless client may hash what the ledger refuses (floats, huge integers); then the
     digest is taken over sorted compact JSON, so that the ledger's own check is what fails.
     """
     try:
-        return sm3_hex(canonical(payload))
+        data = canonical(payload)
     except ValueError:
-        return sm3_hex(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode())
+        data = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+    return sm3_hex(salt + data)
 
 
-def statement(*, actor: str, key_id: str, data: Any = None, **fields: Any) -> dict[str, Any]:
-    """A v1 statement about payload ``data``; ``fields`` override any field."""
+def statement(*, actor: str, key_id: str, data: Any = None, salt: bytes = b"",
+              **fields: Any) -> dict[str, Any]:
+    """A v2 statement about payload ``data`` under ``salt``; ``fields`` override any field."""
     payload = {"n": 1} if data is None else data
     stmt: dict[str, Any] = {
-        "v": 1,
+        "v": 2,
         "ledger": services.origin(),
         "kind": "tests.thing.done",
         "actor": actor,
         "key": key_id,
         "subject": "tests/thing/1",
-        "payload": digest_of(payload),
+        "payload": digest_of(payload, salt),
         "nonce": secrets.token_hex(16),
         "time": ledger_time(),
     }

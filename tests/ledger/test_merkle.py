@@ -1,8 +1,8 @@
-"""ledger.merkle against the RFC 6962 test tree, and against an independent RFC 9162 model.
+"""ledger.protocol.merkle against the RFC 6962 test tree, and against an independent RFC 9162 model.
 
 The model below (MTH, PATH, PROOF and two recursive verifiers) is written from the
 definitions in RFC 9162 sections 2.1.1, 2.1.3.1 and 2.1.4.1 and shares no code with
-ledger.merkle, whose own verifiers follow the iterative algorithms of 2.1.3.2 / 2.1.4.2.
+ledger.protocol.merkle, whose own verifiers follow the iterative algorithms of 2.1.3.2 / 2.1.4.2.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from ledger import merkle
-from ledger.merkle import MemoryStore, SubtreeTree
+from ledger.protocol import merkle
+from ledger.protocol.merkle import MemoryStore, SubtreeTree
 
 VECTORS: dict[str, Any] = json.loads(
     (Path(__file__).resolve().parents[1] / "vectors" / "merkle_rfc6962.json").read_text()

@@ -2,7 +2,8 @@
 
 The ledger is filled to a random size (up to about 2,000 entries) in random batches; the
 verifier and the naive tree are in tests/ledger/helpers.py and share no code with
-``ledger.merkle``. Failure messages carry the random seed (set SHULIAN_TEST_SEED to replay).
+``ledger.protocol.merkle``. Failure messages carry the random seed (set SHULIAN_TEST_SEED to
+replay).
 """
 
 from __future__ import annotations

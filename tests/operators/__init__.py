@@ -8,6 +8,7 @@ what a real deployment would hold.
 from __future__ import annotations
 
 import base64
+import hashlib
 import itertools
 import json
 from typing import Any
@@ -15,9 +16,10 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 
+from crypto.canonical import canonical
 from crypto.sm2 import PublicKey
-from ledger.format import payload_hash, statement_bytes
 from ledger.models import Entry, LedgerKey
+from ledger.protocol.format import statement_bytes
 from operators import services, uscc
 from operators.models import GOVERNMENT_KINDS, Kind, Participant, Role, Status
 
@@ -94,8 +96,9 @@ def entries_since(size: int) -> list[Entry]:
 
 
 def check_entry(entry: Entry, *, kind: str, actor: str, subject: str | None = None) -> Any:
-    """The entry is of ``kind``, signed by ``actor``'s own key, and its stored payload
-    hashes to the statement's payload hash; returns the payload."""
+    """The entry is of ``kind``, signed by ``actor``'s own key, and its stored payload with
+    its salt gives the statement's payload commitment, SM3(salt || canonical payload);
+    returns the payload."""
     assert entry.kind == kind, f"entry {entry.seq} is {entry.kind}, expected {kind}"
     assert entry.actor == actor
     if subject is not None:
@@ -108,7 +111,10 @@ def check_entry(entry: Entry, *, kind: str, actor: str, subject: str | None = No
     assert PublicKey.from_pem(key.pem).verify(base64.b64decode(document["sig"]),
                                               statement_bytes(statement))
     payload = json.loads(entry.payload_row.data)
-    assert payload_hash(payload) == entry.payload_hash == statement["payload"]
+    salt = base64.b64decode(entry.payload_row.salt, validate=True)
+    assert len(salt) == 16, "every payload has its own 16-byte salt"
+    commitment = hashlib.new("sm3", salt + canonical(payload)).hexdigest()
+    assert commitment == entry.commitment == statement["payload"]
     return payload
 
 

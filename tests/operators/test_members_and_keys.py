@@ -12,7 +12,7 @@ from ledger import services as ledger
 from ledger.models import CustodialKey, Entry, LedgerKey, Payload
 from operators import selectors, services
 from operators.models import Kind, Membership, Role, Status
-from tests.ledger.helpers import sign, statement
+from tests.ledger.helpers import b64, new_salt, sign, statement
 from tests.operators import (
     authority,
     company,
@@ -72,11 +72,14 @@ def test_issuing_a_key_rotates_the_custodial_key(merchant):
     old = LedgerKey.objects.get(owner=participant.code)
     size = ledger_size()
     new = services.issue_key(participant=participant, by=admin)
-    old.refresh_from_db()
+    old = LedgerKey.objects.select_related("end").get(pk=old.pk)
     assert new.owner == participant.code and new.key_id != old.key_id
-    assert old.valid_until is not None and old.revoked_at is None
-    payload = one_entry(size, kind="ledger.key.registered", actor=participant.code)
+    # The registry is the ledger's own: the successor's registration is the origin's entry,
+    # and the old key ends (replaced) at exactly that entry.
+    payload = one_entry(size, kind="ledger.key.registered", actor=ledger.origin())
     assert payload["replaces"] == old.key_id and payload["key"] == new.key_id
+    assert payload["owner"] == participant.code
+    assert (old.end.how, old.end.seq) == ("replaced", size)
     # What the participant does next is signed with the new key.
     size = ledger_size()
     services.add_member(participant=participant, user=user("later"), role=Role.STAFF,
@@ -90,10 +93,12 @@ def test_uploading_a_public_key_lets_the_participant_sign_for_itself(merchant):
     size = ledger_size()
     key = services.upload_key(participant=participant, pem=private.public_key.pem, by=admin)
     assert not CustodialKey.objects.filter(key=key).exists()  # the server holds no secret
-    one_entry(size, kind="ledger.key.registered", actor=participant.code)
+    assert one_entry(size, kind="ledger.key.registered", actor=ledger.origin())["owner"] == \
+        participant.code
+    salt = new_salt()
     signed = statement(actor=participant.code, key_id=key.key_id, data={"order": "A-1"},
-                       kind="contracts.order.placed", subject="contracts/order/A-1")
-    entry = ledger.append(signed, sign(private, signed), {"order": "A-1"})
+                       salt=salt, kind="contracts.order.placed", subject="contracts/order/A-1")
+    entry = ledger.append(signed, sign(private, signed), {"order": "A-1"}, b64(salt))
     assert entry.actor == participant.code and entry.key_id == key.key_id
 
 

@@ -26,8 +26,6 @@ from crypto.canonical import parse
 from crypto.sm2 import PublicKey
 from crypto.sm3 import sm3
 from ledger import keyring, note, selectors, services, witnesses
-from ledger.format import entry_bytes_fast, format_time, leaf_hash, parse_time, statement_bytes
-from ledger.merkle import MemoryStore
 from ledger.models import (
     Checkpoint,
     Cosignature,
@@ -37,6 +35,14 @@ from ledger.models import (
     Payload,
     WitnessEvidence,
 )
+from ledger.protocol.format import (
+    entry_bytes_fast,
+    format_time,
+    leaf_hash,
+    parse_time,
+    statement_bytes,
+)
+from ledger.protocol.merkle import MemoryStore
 from tests.witness.conftest import REPO, Cluster
 
 NAMES = ["witness-gov-health", "witness-gov-stats", "witness-gov-transport"]

@@ -11,13 +11,13 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import CommandError, call_command
 from django.test import override_settings
+from ledger.keys import public_key
 
 from audit.core import Witness
 from audit.witness import verify as wverify
 from crypto.sm2 import PrivateKey
 from ledger import note, selectors, services, tasks, witnesses
 from ledger.errors import KeyRefused
-from ledger.keys import public_key
 from ledger.models import Cosignature, Entry, KeyUse
 
 pytestmark = pytest.mark.django_db

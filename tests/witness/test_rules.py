@@ -8,13 +8,13 @@ import hashlib
 
 import pytest
 
-from audit.witness import protocol
 from audit.witness import verify as wverify
 from audit.witness.server import Witness
 from audit.witness.state import State, StateError
 from crypto.sm2 import PrivateKey
-from ledger import note as notes
-from ledger.merkle import MemoryStore, SubtreeTree
+from ledger.protocol import note as notes
+from ledger.protocol import witness as protocol
+from ledger.protocol.merkle import MemoryStore, SubtreeTree
 
 ORIGIN = "shulian.test/ledger"
 

@@ -8,10 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from audit.witness import protocol
 from audit.witness.server import Witness
 from audit.witness.state import State
 from crypto.sm2 import PrivateKey
+from ledger.protocol import witness as protocol
 from tests.witness.test_rules import ORIGIN, Log
 
 REPO = Path(__file__).resolve().parents[2]
@@ -26,7 +26,7 @@ def test_the_witness_and_what_it_imports_load_no_django():
     code = (
         "import sys\n"
         "import audit.witness.__main__, audit.witness.server, audit.witness.verify\n"
-        "import ledger, ledger.note, ledger.merkle\n"
+        "import ledger.protocol.note, ledger.protocol.merkle, ledger.protocol.witness\n"
         "loaded = sorted(m for m in sys.modules if m == 'django' or m.startswith('django.'))\n"
         "print(len(loaded), loaded[:5])\n"
     )

@@ -23,7 +23,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ledger import note as notes
+from ledger.protocol import note as notes
 
 PATH = "/add-checkpoint"
 SIZE_CONTENT_TYPE = "text/x.tlog.size"
