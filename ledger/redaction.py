@@ -4,8 +4,8 @@ A ``ledger.payload.redacted`` entry, recorded by the origin, says that the paylo
 of an earlier entry are erased under a legal basis; the append path, which writes it, empties
 that payload row in the same transaction: the one change the database allows to a payload,
 and only once its redaction entry exists (ledger.triggers). The target entry stays and still
-verifies: its commitment is salted, so the erased payload cannot be recovered by guessing. Deciding whether to erase is
-a workflow of its own; this is the mechanism.
+verifies: its commitment is salted, so the erased payload cannot be recovered by guessing.
+Deciding whether to erase is a workflow of its own; this is the mechanism.
 """
 
 from __future__ import annotations
