@@ -20,7 +20,7 @@ import io
 import os
 import zipfile
 import zlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -380,7 +380,7 @@ def verify_bundle(
     bundle: Bundle,
     *,
     ledger_key: PublicKey | str | None = None,
-    witnesses: list[WitnessKey] | None = None,
+    witnesses: Sequence[WitnessKey] | None = None,
     k: int | None = None,
     workers: int | None = None,
     progress: Any = None,

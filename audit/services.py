@@ -26,13 +26,14 @@ from audit.views_of_ledger import (
 )
 from audit.witness_claims import witness_claims
 from config.errors import InvalidInput
-from ledger import selectors, services
+from ledger import jobs, selectors, services
 from ledger.models import Checkpoint, Entry
 from ledger.protocol.format import format_time
 from operators import authz
 from operators.models import Kind, Participant
 
 AUDIT_KINDS = (Kind.AUDITOR, Kind.REGULATOR, Kind.AUTHORITY)
+RUN_VERIFICATION = "audit.tasks.run_verification"
 
 
 @dataclass(frozen=True)
@@ -112,16 +113,11 @@ def start_verification(*, by: AbstractBaseUser, first: int | None = None,
                        last: int | None = None) -> Verification:
     """Queue a verification run (a Celery task; eager in the embedded default)."""
     actor = authz.acting_for(by, kinds=AUDIT_KINDS)
-    requested = _range(first, last)
-    # As a bundle does: end where a signed checkpoint ends (sealing one of the current tree
-    # when none is later), or a healthy ledger's newest entries would fail to verify.
-    span = Range(requested.first, _covering_end(requested.last))
-    run = Verification.objects.create(requested_by=by, acting_for=actor.code,
+    span = _range(first, last)
+    run = Verification.objects.create(requested_by_id=by.pk, acting_for=actor.code,
                                       first=span.first, last=span.last,
                                       total=span.last - span.first + 1)
-    from audit import tasks
-
-    transaction.on_commit(lambda: tasks.run_verification.delay(run.pk))
+    jobs.after_commit(RUN_VERIFICATION, run.pk)
     return run
 
 

@@ -31,6 +31,9 @@ SHULIAN_MASTER_KEY = os.environ.get("SHULIAN_MASTER_KEY") or load_or_create_secr
     DATA_DIR / "master_key", nbytes=16
 )
 SHULIAN_LEDGER_ORIGIN = os.environ.get("SHULIAN_LEDGER_ORIGIN", "shulian.local/ledger")
+# PostgreSQL: the role the application connects as (least privilege, see ledger/roles.py);
+# `migrate`, run as the owner role, grants it its privileges when this is set.
+SHULIAN_DB_APP_ROLE = os.environ.get("SHULIAN_DB_APP_ROLE", "")
 # Embedded default: seal a checkpoint every N entries (0 disables).
 SHULIAN_CHECKPOINT_EVERY = int(os.environ.get("SHULIAN_CHECKPOINT_EVERY", "16"))
 

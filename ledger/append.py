@@ -147,8 +147,10 @@ def append_many(submissions: Iterable[Submission]) -> list[Entry]:
     batch = list(submissions)
     if not batch:
         return []
-    signers = {s.statement.get("key") for s in batch if isinstance(s.statement, dict)}
-    named, witness_names = set(), set()
+    signers: set[str] = {s.statement["key"] for s in batch if isinstance(s.statement, dict)
+                         and isinstance(s.statement.get("key"), str)}
+    named: set[str] = set()
+    witness_names: set[str] = set()
     for sub in batch:
         more, names = _named_keys(sub)
         named |= more

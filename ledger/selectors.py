@@ -141,7 +141,8 @@ def payload_matches(seq: int, document: Any) -> bool:
     if stored is None or stored.erased:
         return False
     try:
-        return commit(decode_salt(stored.salt), document) == statement(entry(seq))["payload"]
+        return bool(commit(decode_salt(stored.salt), document)
+                    == statement(entry(seq))["payload"])
     except (FormatError, LedgerDamaged):
         return False
 

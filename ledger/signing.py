@@ -2,8 +2,7 @@
 
 A custodial statement's ``time`` is the later of the clock and the newest ``recorded`` this
 process has seen, so that after the clock steps back it still lies within five minutes of
-the ``recorded`` the ledger will give it (``recorded`` never decreases). Should another
-process have recorded later still, the statement is signed once more with that time.
+the ``recorded`` the ledger will give it (``recorded`` never decreases).
 """
 
 from __future__ import annotations
@@ -74,20 +73,27 @@ def record(*, actor: str, kind: str, subject: str, payload: Any, restricted: boo
            key: LedgerKey | None = None) -> Entry:
     """Sign with ``actor``'s custodial key and append; for server-side actions.
 
-    Call it inside the transaction that makes the change it records.
+    Call it inside the transaction that makes the change it records. If the append is
+    refused because the key was replaced meanwhile (a rotation took the lock first), or
+    because another process recorded later than this one's clock says, the statement is
+    signed once more, with the successor or that later time.
     """
     require_transaction()
     private = _custodial(actor, key)
-
-    def submit(time: datetime | None) -> Entry:
+    time: datetime | None = None
+    for attempt in range(2):
         sub = sign_with(private, actor=actor, kind=kind, subject=subject, payload=payload,
                         time=time)
-        return append_many([Submission(sub.statement, sub.signature, sub.payload, sub.salt,
-                                       restricted)])[0]
-
-    try:
-        return submit(None)
-    except AppendRefused as exc:
-        if exc.code != Code.TIME_WINDOW:
-            raise
-    return submit(store.tail().recorded)
+        try:
+            return append_many([Submission(sub.statement, sub.signature, sub.payload, sub.salt,
+                                           restricted)])[0]
+        except AppendRefused as exc:
+            if attempt or exc.code not in (Code.TIME_WINDOW, Code.KEY_ENDED):
+                raise
+            if exc.code == Code.KEY_ENDED:
+                if key is not None:
+                    raise
+                private = _custodial(actor, None)
+            else:
+                time = store.tail().recorded
+    raise AssertionError("unreachable")  # pragma: no cover

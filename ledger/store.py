@@ -57,7 +57,8 @@ def tail() -> Tail:
         return Tail(0, ZERO_HASH, None)
     recorded = Entry._meta.get_field("recorded").to_python(row[2])
     if connection.vendor == "sqlite":
-        recorded = connection.ops.convert_datetimefield_value(recorded, None, connection)
+        sqlite_ops: Any = connection.ops  # the SQLite backend's own converter
+        recorded = sqlite_ops.convert_datetimefield_value(recorded, None, connection)
     if _last_recorded is None or recorded > _last_recorded:
         _last_recorded = recorded
     return Tail(row[0] + 1, row[1], recorded)
