@@ -53,10 +53,15 @@ def check_signers(parsed: list[Note], keys: KeyState, report: Report) -> None:
 
 def check_witnesses(parsed: list[Note], keys: KeyState, trusted: Sequence[WitnessKey] | None,
                     k: int | None, report: Report) -> None:
-    """Count valid cosignatures: the auditor's trusted witnesses, or else the witness keys
-    live for each checkpoint's size; a line matching one of them must verify."""
+    """Count valid cosignatures by the witness keys live for each checkpoint's size (of
+    those, only the auditor's ``trusted`` witnesses, when given); a line matching one of
+    them must verify."""
     for item in parsed:
-        witnesses = trusted if trusted is not None else live_witnesses(keys, item.size)
+        live = live_witnesses(keys, item.size)
+        witnesses: Sequence[WitnessKey] = live
+        if trusted is not None:
+            live_ids = {(w.name, w.key.key_id) for w in live}
+            witnesses = [w for w in trusted if (w.name, w.key.key_id) in live_ids]
         valid, problems = cosigners(item.checkpoint, witnesses)
         for problem in problems:
             report.fail(None, f"checkpoint of size {item.size}: {problem}", Code.COSIGNATURE,

@@ -50,8 +50,9 @@ def _key_state(view: LedgerView, report: Report) -> KeyState:
     for number, record in enumerate(view.keys, 1):
         try:
             one = KeyState.from_records(view.origin, [record], view.prefix.size)
-        except FormatError as exc:
-            report.fail(None, f"keys.jsonl line {number}: {exc.reason} ({exc.field})",
+        except FormatError as exc:  # exc.field names the one record given as "line 1"
+            field = exc.field.removeprefix("keys.jsonl line 1").lstrip(".") or "record"
+            report.fail(None, f"keys.jsonl line {number}: {exc.reason} ({field})",
                         Code.KEY_STATE)
             continue
         for position in one:

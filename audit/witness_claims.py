@@ -34,7 +34,7 @@ def witness_claims() -> list[Claim]:
     claims = []
     for config in witnesses.configured():
         status = _status(config.url)
-        if status is None or status.get("origin") not in (None, conf.origin()):
+        if status is None or status.get("origin") != conf.origin():
             continue
         size, root = status.get("size"), status.get("root")
         if isinstance(size, int) and not isinstance(size, bool) and size > 0:

@@ -33,6 +33,8 @@ def load() -> Iterator[str]:
     before = _counts()
     key = ledger.ensure_ledger_key()
     yield f"ledger {ledger.origin()}: ledger key {key.key_id[:16]}…"
+    # First, so that their keys are live for every checkpoint the scenario seals.
+    demo_witnesses.demo_witnesses(DEMO_WITNESSES)
     yield "participants and people:"
     yield from operators_demo.load()
     yield "catalogue:"

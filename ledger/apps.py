@@ -10,3 +10,6 @@ class LedgerConfig(AppConfig):
 
     def ready(self) -> None:
         post_migrate.connect(roles.grant_after_migrate, sender=self)
+        # Registers its Celery tasks in this process too (a web process runs them eagerly,
+        # or sends them by name): models are ready now, so the tasks module may be imported.
+        from ledger import tasks  # noqa: F401

@@ -44,12 +44,17 @@ def demo_cosign(checkpoints: Iterable[Checkpoint], witnesses: Sequence[DemoWitne
     """Cosign ``checkpoints`` in-process with the demo witnesses; returns rows created.
 
     Each checkpoint is first checked the way a witness would: its root is the ledger's root
-    at its size (so it extends every checkpoint before it).
+    at its size (so it extends every checkpoint before it). A witness cosigns only the
+    checkpoints its key is live for (registered by an entry before the checkpoint's size).
     """
     done = set(Cosignature.objects.values_list("checkpoint_id", "witness"))
+    registered = dict(LedgerKey.objects.filter(
+        key_id__in=[w.key.public_key.key_id for w in witnesses]).values_list(
+        "key_id", "registered_seq"))
     rows = []
     for checkpoint in sorted(checkpoints, key=lambda c: c.size):
-        missing = [w for w in witnesses if (checkpoint.pk, w.name) not in done]
+        missing = [w for w in witnesses if (checkpoint.pk, w.name) not in done
+                   and registered.get(w.key.public_key.key_id, checkpoint.size) < checkpoint.size]
         if not missing:
             continue
         if selectors.root(checkpoint.size).hex() != checkpoint.root:

@@ -19,6 +19,9 @@ class AppendRefused(InvalidInput):
         return cls(refusal.field, refusal.reason, refusal.code)
 
 
+NO_CUSTODY = "no-custodial-key"  # not a format rule: the server holds no key for the actor
+
+
 class KeyRefused(InvalidInput):
     """A key could not be registered, rotated or revoked."""
 

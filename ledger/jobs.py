@@ -18,10 +18,8 @@ COLLECT_COSIGNATURES = "ledger.tasks.collect_cosignatures"
 
 
 def task(name: str) -> Task:
-    """The registered task of that name; the apps' task modules are imported on first use,
-    as a worker does when it starts (Celery's autodiscovery)."""
-    if name not in current_app.tasks:
-        current_app.loader.import_default_modules()
+    """The registered task of that name (each app registers its tasks when Django starts,
+    in its AppConfig.ready)."""
     found: Task = current_app.tasks[name]
     return found
 

@@ -14,7 +14,7 @@ from django.db.models import Q, QuerySet
 
 from crypto.canonical import parse
 from ledger import conf
-from ledger.errors import AppendRefused
+from ledger.errors import NO_CUSTODY, AppendRefused
 from ledger.models import Entry, KeyUse, LedgerKey
 from ledger.protocol.format import format_time
 from ledger.protocol.keystate import KeyPosition, KeyState
@@ -92,14 +92,16 @@ def current(queryset: QuerySet[LedgerKey], now: datetime | None = None) -> Query
     )
 
 
-def usable_signing_key(actor: str) -> LedgerKey:
-    """The newest custodial key of ``actor`` that may sign a statement now."""
+def usable_signing_key(actor: str, at: datetime | None = None) -> LedgerKey:
+    """The newest custodial key of ``actor`` that may sign a statement dated ``at``
+    (default now)."""
     uses = [KeyUse.LEDGER] if actor == conf.origin() else [KeyUse.STATEMENT]
     candidates = current(LedgerKey.objects.filter(owner=actor, use__in=uses,
-                                                  custody__isnull=False))
+                                                  custody__isnull=False), at)
     key = candidates.select_related("custody").order_by("-registered_seq").first()
     if key is None:
-        raise AppendRefused("actor", f"{actor!r} has no valid custodial key on this server")
+        raise AppendRefused("actor", f"{actor!r} has no valid custodial key on this server",
+                            NO_CUSTODY)
     return key
 
 

@@ -110,6 +110,8 @@ def register_key(
     public = _parse_pem(pem)
     if LedgerKey.objects.filter(key_id=public.key_id).exists():
         raise KeyRefused("pem", "this key is already registered")
+    if replaces is not None:
+        _check_replaces(replaces, owner=owner, use=use)
     key = _key_record(owner=owner, public=public, use=use, name=name, valid_from=valid_from,
                       valid_until=valid_until, replaces=replaces)
     signer = ensure_ledger_key()
@@ -127,6 +129,14 @@ def issue_custodial_key(*, owner: str, use: str = KeyUse.STATEMENT,
         key = register_key(owner=owner, pem=private.public_key.pem, use=use, name=name)
         keyring.store(key, private)
     return key
+
+
+def _check_replaces(old: LedgerKey, *, owner: str, use: str) -> None:
+    """What the rules will check of ``replaces``, told in the registry's words."""
+    current = _current(old.key_id)
+    if (current.owner, current.use) != (owner, use):
+        raise KeyRefused("replaces", f"key {old.key_id[:16]} is a {current.use} key of "
+                         f"{current.owner!r}: a key replaces only a key of the same owner and use")
 
 
 def _current(key_id: str) -> LedgerKey:
@@ -147,6 +157,9 @@ def rotate_key(*, key_id: str, new_pem: str | None = None) -> LedgerKey:
     """
     with transaction.atomic():
         old = _current(key_id)
+        if old.use == KeyUse.LEDGER and new_pem is not None:
+            raise KeyRefused("new_pem", "the ledger's own key is generated and held by this "
+                             "server, which must sign with it: leave new_pem out")
         private = None
         if new_pem is None:
             if not CustodialKey.objects.filter(key=old).exists():

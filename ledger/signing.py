@@ -14,7 +14,7 @@ from typing import Any
 from crypto.sm2 import PrivateKey
 from ledger import conf, keyring, keystore, store
 from ledger.append import Submission, append_many, require_transaction
-from ledger.errors import AppendRefused
+from ledger.errors import NO_CUSTODY, AppendRefused
 from ledger.models import CustodialKey, Entry, LedgerKey
 from ledger.protocol.format import (
     VERSION,
@@ -54,11 +54,13 @@ def sign_with(private: PrivateKey, *, actor: str, kind: str, subject: str, paylo
 
 
 def _custodial(actor: str, key: LedgerKey | None) -> PrivateKey:
-    signing = key or keystore.usable_signing_key(actor)
+    # the key valid at the time the statement will carry, not at the wall clock's
+    signing = key or keystore.usable_signing_key(actor, statement_time())
     try:
         custody = signing.custody
     except CustodialKey.DoesNotExist:
-        raise AppendRefused("actor", f"{actor!r} has no custodial key on this server") from None
+        raise AppendRefused("actor", f"{actor!r} has no custodial key on this server",
+                            NO_CUSTODY) from None
     return keyring.unseal(custody)
 
 

@@ -37,17 +37,21 @@ class Tail:
     recorded: datetime | None
 
 
-_last_recorded: datetime | None = None
+# The newest ``recorded`` this process has seen, per database (its appends and tail reads).
+_last_recorded: dict[str, datetime] = {}
+
+
+def _database() -> str:
+    return str(connection.settings_dict["NAME"])
 
 
 def last_recorded() -> datetime | None:
-    """The newest ``recorded`` this process has seen (its own appends and tail reads)."""
-    return _last_recorded
+    """The newest ``recorded`` this process has seen in this database."""
+    return _last_recorded.get(_database())
 
 
 def tail() -> Tail:
     # Raw SQL: this runs under the append lock on every append.
-    global _last_recorded
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT seq, leaf_hash, recorded FROM ledger_entry ORDER BY seq DESC LIMIT 1"
@@ -59,15 +63,14 @@ def tail() -> Tail:
     if connection.vendor == "sqlite":
         sqlite_ops: Any = connection.ops  # the SQLite backend's own converter
         recorded = sqlite_ops.convert_datetimefield_value(recorded, None, connection)
-    if _last_recorded is None or recorded > _last_recorded:
-        _last_recorded = recorded
+    saw_recorded(recorded)
     return Tail(row[0] + 1, row[1], recorded)
 
 
 def saw_recorded(moment: datetime) -> None:
-    global _last_recorded
-    if _last_recorded is None or moment > _last_recorded:
-        _last_recorded = moment
+    seen = _last_recorded.get(_database())
+    if seen is None or moment > seen:
+        _last_recorded[_database()] = moment
 
 
 class DatabaseStore:

@@ -154,8 +154,10 @@ def last_cosigned(name: str) -> int:
     return int(found["size"] or 0)
 
 
-def _pending(name: str, k: int, up_to: int | None) -> list[Checkpoint]:
-    """Checkpoints to submit: beyond the witness's last, unsettled or the newest, oldest first."""
+def _pending(name: str, k: int, up_to: int | None, registered: int) -> list[Checkpoint]:
+    """Checkpoints to submit: beyond the witness's last, unsettled or the newest, oldest first;
+    only those beyond the entry that ``registered`` its key (its cosignature counts only for
+    a checkpoint its key is live for)."""
     newest_query = Checkpoint.objects.order_by("-size")
     if up_to is not None:
         newest_query = newest_query.filter(size__lte=up_to)
@@ -163,7 +165,8 @@ def _pending(name: str, k: int, up_to: int | None) -> list[Checkpoint]:
     if newest is None:
         return []
     query = (
-        Checkpoint.objects.filter(size__gt=last_cosigned(name), size__lte=newest.size)
+        Checkpoint.objects.filter(size__gt=max(last_cosigned(name), registered),
+                                  size__lte=newest.size)
         .annotate(cosigners=Count("cosignatures"))
         .filter(Q(cosigners__lt=k) | Q(pk=newest.pk))
         .order_by("size")
@@ -177,6 +180,10 @@ def _store(checkpoint: Checkpoint, config: WitnessConfig, key: LedgerKey, body: 
         lines = protocol.parse_cosignatures(body)
     except protocol.ProtocolError as exc:
         raise Refused(f"{config.name}: {exc}") from None
+    if key.registered_seq >= checkpoint.size or (
+            hasattr(key, "end") and key.end.seq < checkpoint.size):
+        raise Refused(f"{config.name}: key {key.key_id[:16]} is not live for entry "
+                      f"{checkpoint.size}, so its cosignature would not count")
     checkpoint_body = notes.parse(checkpoint.note).body
     public = keystore.record_of(key).public_key
     for sig in lines:
@@ -255,7 +262,7 @@ def submit(config: WitnessConfig, key: LedgerKey, checkpoint: Checkpoint, old: i
 def _collect_from(config: WitnessConfig, key: LedgerKey, k: int, up_to: int | None,
                   outcome: Outcome) -> None:
     old = last_cosigned(config.name)
-    for checkpoint in _pending(config.name, k, up_to):
+    for checkpoint in _pending(config.name, k, up_to, key.registered_seq):
         if checkpoint.size < old:
             continue
         try:

@@ -63,12 +63,12 @@ class Witness:
                    ledger_keys=",".join(k.key_id for k in self.ledger_keys))
 
     def _ledger_signed(self, checkpoint: notes.Checkpoint) -> bool:
-        body = checkpoint.body
-        return any(
-            sig.name == self.origin and notes.verify_signature(body, sig, key)
-            for sig in checkpoint.signatures
+        """The first signature line is the ledger's, by one of the configured ledger keys."""
+        first = checkpoint.signatures[0]
+        return first.name == self.origin and any(
+            first.hint == notes.key_hint(key.key_id)
+            and notes.verify_signature(checkpoint.body, first, key)
             for key in self.ledger_keys
-            if sig.hint == notes.key_hint(key.key_id)
         )
 
     def add_checkpoint(self, body: bytes) -> Response:

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import re
 import secrets
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
-from crypto.canonical import canonical
+from crypto.canonical import MAX_SAFE_INTEGER, canonical
 from crypto.errors import CanonicalizationError
 from crypto.sm3 import sm3, sm3_hex
 
@@ -119,8 +121,8 @@ def check_statement(statement: Any) -> None:
     extra = statement.keys() - STATEMENT_FIELDS
     if extra:
         raise FormatError(f"statement.{sorted(extra)[0]}", "is not a v2 statement field")
-    if statement["v"] != VERSION or isinstance(statement["v"], bool):
-        raise FormatError("statement.v", f"must be {VERSION}")
+    if type(statement["v"]) is not int or statement["v"] != VERSION:
+        raise FormatError("statement.v", f"must be {VERSION} (an integer)")
     for field in ("ledger", "actor", "subject", "nonce"):
         _text(statement, field)
     if not KIND_RE.match(_text(statement, "kind")):
@@ -156,8 +158,33 @@ def statement_bytes(statement: dict[str, Any]) -> bytes:
 # --- payloads and their salted commitments -------------------------------------------------------
 
 
+_compact = partial(json.dumps, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _plain(value: Any) -> bool:
+    """JSON of strings, null, booleans, safe integers, lists and string-keyed objects only."""
+    if value is None or isinstance(value, str | bool):
+        return True
+    if isinstance(value, int):
+        return -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_plain(item) for item in value)
+    return False
+
+
 def payload_bytes(payload: Any) -> bytes:
-    """Canonical payload bytes under the ledger profile (no floats, safe integers)."""
+    """Canonical payload bytes under the ledger profile (no floats, safe integers).
+
+    Fast path: for plain JSON whose sorted compact dump is ASCII, that dump is exactly its
+    RFC 8785 form (same escapes; ASCII keys sort the same by code point as by UTF-16 code
+    unit), so it is used as is; anything else goes through the full canonicalisation.
+    """
+    if _plain(payload):
+        text = _compact(payload)
+        if text.isascii():
+            return text.encode("ascii")
     try:
         return canonical(payload, ledger_profile=True)
     except CanonicalizationError as exc:

@@ -4,7 +4,8 @@ checkpoints, key registry entries in the chain, salted payload commitments.
 The builder appends whatever it is told to (it does not validate), so tests can create a
 ledger that is correctly chained and checkpointed yet breaks one rule (a revoked key, a
 replayed nonce, a backdated statement) as well as tamper with a correct one afterwards.
-Commitments are computed here with hashlib, not with the code under test.
+Commitments, leaf hashes and the Merkle tree (RFC 9162 section 2.1, by plain recursion) are
+computed here with hashlib, not with the code under test.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from audit.view import Stored
 from crypto.canonical import canonical
 from crypto.sm2 import PrivateKey
 from ledger.protocol import note as notes
-from ledger.protocol.merkle import MemoryStore, SubtreeTree, aligned_subtrees
 
 ORIGIN = "shulian.test"
 START = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
@@ -45,6 +45,33 @@ def leaf(line: bytes) -> bytes:
 
 def b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
+
+
+def node(left: bytes, right: bytes) -> bytes:
+    return hashlib.new("sm3", b"\x01" + left + right).digest()
+
+
+def mth(leaves: list[bytes]) -> bytes:
+    """MTH(D[n]) of RFC 9162 2.1.1 over leaf hashes: split at the largest power of two < n."""
+    if not leaves:
+        return hashlib.new("sm3", b"").digest()
+    if len(leaves) == 1:
+        return leaves[0]
+    split = 1
+    while split * 2 < len(leaves):
+        split *= 2
+    return node(mth(leaves[:split]), mth(leaves[split:]))
+
+
+def covering(size: int) -> list[tuple[int, int]]:
+    """The [start, end) ranges of the complete subtrees that cover [0, size), largest first:
+    one per set bit of ``size``."""
+    ranges, start = [], 0
+    for bit in reversed(range(size.bit_length())):
+        if size >> bit & 1:
+            ranges.append((start, start + (1 << bit)))
+            start += 1 << bit
+    return ranges
 
 
 @dataclass
@@ -91,7 +118,6 @@ class Ledger:
     checkpoints: list[str] = field(default_factory=list)
     keys: dict[str, Key] = field(default_factory=dict)
     current: dict[str, str] = field(default_factory=dict)
-    tree: MemoryStore = field(default_factory=MemoryStore)
     nonces: int = 0
 
     def __post_init__(self) -> None:
@@ -117,6 +143,11 @@ class Ledger:
     @property
     def ledger_key(self) -> str:
         return self.current[self.origin]
+
+    @property
+    def anchor(self) -> Key:
+        """The trust anchor: the ledger key that entry 0 registers."""
+        return next(key for key in self.keys.values() if key.registered == 0)
 
     # the key registry, in the chain --------------------------------------------------------
     def add_key(self, participant: str, *, use: str = "statement", name: str | None = None,
@@ -199,7 +230,6 @@ class Ledger:
         self.salts[seq] = b64(salt)
         if withheld:
             self.withheld.add(seq)
-        self.tree.add(leaf(line))
         return seq
 
     def append_raw(self, statement: dict[str, Any], signature: str, payload: Any, salt: str,
@@ -213,12 +243,14 @@ class Ledger:
         self.statements.append(statement)
         self.payloads[seq] = payload
         self.salts[seq] = salt
-        self.tree.add(leaf(line))
         return seq
 
     # checkpoints ---------------------------------------------------------------------------
+    def leaves(self) -> list[bytes]:
+        return [leaf(line) for line in self.entries]
+
     def root(self, size: int) -> bytes:
-        return SubtreeTree(self.tree).root(size)
+        return mth(self.leaves()[:size])
 
     def note(self, size: int, *, root: bytes | None = None, key: str | None = None,
              witnesses: tuple[str, ...] = ()) -> str:
@@ -238,12 +270,11 @@ class Ledger:
 
     # bundles -------------------------------------------------------------------------------
     def prefix(self, start: int) -> dict[str, Any]:
-        keys = aligned_subtrees(0, start)
-        found = self.tree.subtrees(keys)
+        leaves = self.leaves()
         return {
             "size": start,
-            "subtrees": [found[key].hex() for key in keys],
-            "last": leaf(self.entries[start - 1]).hex() if start else None,
+            "subtrees": [mth(leaves[a:b]).hex() for a, b in covering(start)],
+            "last": leaves[start - 1].hex() if start else None,
         }
 
     def key_records(self, start: int) -> list[dict[str, Any]]:
@@ -337,3 +368,15 @@ def reasons(report: Report, seq: int | None = None, checkpoint: int | None = Non
 def codes(report: Report, seq: int | None = None) -> list[str]:
     """The codes of the failures at ``seq``."""
     return [f.code for f in report.failures if f.seq == seq]
+
+
+def found(report: Report) -> list[tuple[int | None, str]]:
+    """(seq, code) of every failure, in the report's order."""
+    return [(f.seq, f.code) for f in report.failures]
+
+
+def replace_checkpoint(parts: dict[str, Any], text: str) -> None:
+    """Put the checkpoint note ``text`` in place of the bundle's one of the same size."""
+    size = notes.parse(text).size
+    parts["checkpoints"] = [text if notes.parse(t).size == size else t
+                            for t in parts["checkpoints"]]

@@ -1,4 +1,5 @@
-"""RangeTree over prefix subtrees agrees with the full tree for roots and every proof."""
+"""RangeTree over prefix subtrees agrees with the full tree for roots and every proof, and
+over a v2 bundle's prefix.json and entry lines gives the roots its checkpoints sign."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ import hashlib
 
 import pytest
 
-from audit.proofs import RangeTree, consistency_keys, inclusion_keys
+from audit.proofs import RangeTree, consistency_keys, inclusion_keys, inclusion_path
+from ledger.protocol import note as notes
+from ledger.protocol.format import leaf_hash
 from ledger.protocol.merkle import (
     SM3,
     MemoryStore,
@@ -15,6 +18,7 @@ from ledger.protocol.merkle import (
     verify_consistency,
     verify_inclusion,
 )
+from tests.audit.builders import realistic
 
 N = 37
 LEAVES = [SM3.leaf(hashlib.sha256(bytes([i])).digest()) for i in range(N)]
@@ -69,3 +73,21 @@ def test_a_prefix_with_the_wrong_number_of_roots_is_refused() -> None:
     with pytest.raises(ValueError, match="a prefix of 13 entries has 3 complete subtrees, "
                                          "but 2 roots were given"):
         RangeTree(13, [b"\0" * 32, b"\1" * 32])
+
+
+@pytest.mark.parametrize("start", [0, 13, 21, 22])
+def test_a_v2_bundles_prefix_and_entries_give_its_checkpoint_roots(start: int) -> None:
+    """The roots are computed independently by the builder (RFC 9162 by plain recursion)."""
+    ledger = realistic()
+    prefix = ledger.parts(start)["prefix"]
+    tree = RangeTree(start, [bytes.fromhex(root) for root in prefix["subtrees"]])
+    sizes = {notes.parse(text).size for text in ledger.checkpoints} - set(range(start + 1))
+    assert sizes
+    for size, line in enumerate(ledger.entries[start:], start + 1):
+        tree.add(leaf_hash(line))
+        if size in sizes:
+            assert tree.root() == ledger.root(size), size
+    root = ledger.root(30)
+    for index in range(start, 30):
+        path = inclusion_path(tree, index, 30)
+        assert verify_inclusion(index, 30, ledger.leaves()[index], path, root)

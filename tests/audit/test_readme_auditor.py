@@ -3,6 +3,8 @@ bundle: the docs cannot rot."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 import subprocess
@@ -28,6 +30,8 @@ def auditor_blocks() -> list[str]:
 
 @pytest.fixture
 def bundle_dir(tmp_path: Path, django_db_blocker, django_db_setup) -> Path:
+    """A bundle from 0: entry 0 registers the ledger key, entry 1 a participant's key, then
+    six statements by that participant; what the by-hand check should find is kept beside."""
     with django_db_blocker.unblock():
         from django.db import transaction
 
@@ -37,10 +41,17 @@ def bundle_dir(tmp_path: Path, django_db_blocker, django_db_setup) -> Path:
                 ledger.record(actor=key.owner, kind="tests.readme.step",
                               subject=f"tests/readme/{number}", payload={"n": number})
             audit.export_bundle(tmp_path / "bundle.zip")
-            first_leaf = selectors.entry(0).leaf_hash
+            newest = selectors.entry(7).data.encode()
+            anchor = json.loads(selectors.entry(0).data)["statement"]["key"]
             transaction.set_rollback(True)
-    (tmp_path / "expected_leaf").write_text(first_leaf)
+    expected = {"leaf": hashlib.new("sm3", b"\x00" + newest).hexdigest(),
+                "commitment": json.loads(newest)["statement"]["payload"], "anchor": anchor}
+    (tmp_path / "expected.json").write_text(json.dumps(expected))
     return tmp_path
+
+
+def expected(bundle_dir: Path) -> dict[str, str]:
+    return json.loads((bundle_dir / "expected.json").read_text())
 
 
 def run_block(block: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -53,23 +64,39 @@ def test_offline_commands_of_the_readme_accept_the_bundle(bundle_dir: Path) -> N
     done = run_block(auditor_blocks()[0], bundle_dir)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "OK:" in done.stdout
-    assert '"ok": true' in (bundle_dir / "report.json").read_text().replace('"ok":true',
-                                                                            '"ok": true')
+    assert json.loads((bundle_dir / "report.json").read_text())["ok"] is True
 
 
-def test_openssl_commands_of_the_readme_verify_an_entry_and_a_checkpoint(
+def test_openssl_commands_of_the_readme_verify_an_entry_its_payload_and_a_checkpoint(
     bundle_dir: Path,
 ) -> None:
     done = run_block(auditor_blocks()[1], bundle_dir)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.count("Signature Verified Successfully") == 2
-    assert (bundle_dir / "expected_leaf").read_text() in done.stdout
+    found = expected(bundle_dir)
+    assert f"SM3(stdin)= {found['leaf']}" in done.stdout
+    assert f"SM3(stdin)= {found['commitment']}\nstatement.payload = {found['commitment']}\n" \
+        in done.stdout
+    assert done.stdout.endswith(f"SM3(stdin)= {found['anchor']}\n")
 
 
 def test_the_by_hand_check_fails_for_a_tampered_statement(bundle_dir: Path) -> None:
     block = auditor_blocks()[1].replace(
-        "| tr -d '\\n' > statement.json", "| tr -d '\\n' | sed 's/\"v\":1/\"v\":2/'"
+        "| tr -d '\\n' > statement.json", "| tr -d '\\n' | sed 's/\"v\":2/\"v\":3/'"
         " > statement.json", 1)
+    assert block != auditor_blocks()[1]
     done = run_block(block, bundle_dir)
     assert done.returncode != 0
     assert "Signature Verification Failure" in done.stdout + done.stderr
+
+
+def test_the_by_hand_commitment_differs_for_a_tampered_payload(bundle_dir: Path) -> None:
+    block = auditor_blocks()[1].replace(
+        "tail -n 1 bundle/payloads.jsonl > payload.line",
+        "tail -n 1 bundle/payloads.jsonl | sed 's/\"n\":5/\"n\":6/' > payload.line", 1)
+    assert block != auditor_blocks()[1]
+    done = run_block(block, bundle_dir)
+    assert done.returncode == 0, done.stdout + done.stderr
+    commitment = expected(bundle_dir)["commitment"]
+    assert f"statement.payload = {commitment}" in done.stdout
+    assert f"SM3(stdin)= {commitment}" not in done.stdout

@@ -17,6 +17,8 @@ from typing import Any
 
 from django.db import transaction
 
+from audit.report import Report
+from audit.services import verify_range
 from crypto.canonical import canonical
 from crypto.sm2 import PrivateKey
 from ledger import services
@@ -151,6 +153,14 @@ def counts() -> tuple[int, int, int]:
 
 def all_entries() -> list[Entry]:
     return list(Entry.objects.order_by("seq"))
+
+
+def assert_audit_clean() -> Report:
+    """The verifier, run over the whole live ledger (entries, columns, Merkle nodes, key
+    cache, checkpoints), finds nothing wrong; its report."""
+    _, report = verify_range()
+    assert report.ok, [failure.line() for failure in report.failures]
+    return report
 
 
 def assert_chain(entries: list[Entry]) -> None:

@@ -1,10 +1,14 @@
-"""Checkpoints: signed notes an auditor can check with the openssl command, sealed on demand,
-by the embedded every-N-entries default, and by the management command; never backwards."""
+"""Checkpoints: signed notes an auditor can check with the openssl command, signed by the
+ledger key live for their size (also across a ledger key rotation), sealed on demand, by the
+embedded every-N-entries default after commit (never raising into a caller whose change has
+committed) and by the management command; never backwards."""
 
 from __future__ import annotations
 
 import base64
 import json
+import logging
+import secrets
 import shutil
 import subprocess
 from io import StringIO
@@ -16,12 +20,14 @@ from django.core.management import call_command
 from django.db import IntegrityError, connection, transaction
 from django.test import override_settings
 
-from ledger import selectors, services
-from ledger.models import Checkpoint, Entry, LedgerKey, MerkleNode, Payload
+from ledger import keystore, selectors, services
+from ledger.models import Checkpoint, Entry, MerkleNode, Payload
 from tests.ledger.helpers import (
     Client,
     NaiveTree,
     all_entries,
+    append,
+    assert_audit_clean,
     leaf_hash,
     register_client,
     verify_consistency,
@@ -34,9 +40,16 @@ embedded = pytest.mark.skipif(not settings.CELERY_TASK_ALWAYS_EAGER,
 
 
 def append_some(client: Client, count: int) -> None:
+    """``count`` appends by ``client``, each in a transaction of its own."""
     for i in range(count):
-        sub = client.submission({"i": i})
-        services.append(sub.statement, sub.signature, sub.payload)
+        append(client.submission({"i": i}))
+
+
+def record(i: int, subject: str = "tests/thing") -> None:
+    """carol records one thing in a transaction of its own."""
+    with transaction.atomic():
+        services.record(actor="carol", kind="tests.thing.done", subject=f"{subject}/{i}",
+                        payload={"i": i})
 
 
 def naive_root(size: int) -> bytes:
@@ -70,7 +83,8 @@ def openssl_verify(tmp: Path, pem: str, body: bytes, der: bytes) -> subprocess.C
 def test_checkpoint_is_a_signed_note_that_openssl_verifies(tmp_path):
     append_some(register_client("alice"), 6)
     checkpoint = services.seal_checkpoint()
-    ledger_key = LedgerKey.objects.get(use="ledger")
+    ledger_key = keystore.ledger_key()
+    assert ledger_key is not None
     origin, size = services.origin(), selectors.size()
 
     assert checkpoint is not None and checkpoint.size == size
@@ -101,6 +115,39 @@ def test_checkpoint_is_a_signed_note_that_openssl_verifies(tmp_path):
 
     forged = body.replace(f"\n{size}\n".encode(), f"\n{size + 1}\n".encode())
     assert openssl_verify(tmp_path, ledger_key.pem, forged, blob[4:]).returncode != 0
+
+
+def note_signature(note: str) -> tuple[bytes, bytes, bytes]:
+    """(body, key hint, DER signature) of a note signed by the ledger alone."""
+    body, [line] = split_note(note)
+    blob = base64.b64decode(line.split(" ")[2], validate=True)
+    return body, blob[:4], blob[4:]
+
+
+@pytest.mark.django_db
+@needs_openssl
+def test_checkpoints_are_signed_by_the_ledger_key_live_for_their_size(tmp_path):
+    """Across a rotation of the ledger key at entry r: the outgoing key is live for entry r
+    and signs the checkpoint of size r; the checkpoint of size r+1 is its successor's."""
+    append_some(register_client("alice"), 4)
+    outgoing = keystore.ledger_key()
+    assert outgoing is not None
+    before = services.seal_checkpoint()
+    successor = services.rotate_key(key_id=outgoing.key_id)
+    rotation = successor.registered_seq
+    append_some(register_client("bob"), 2)
+    after = services.seal_checkpoint()
+    assert before is not None and after is not None
+    assert before.size == rotation and after.size == rotation + 4
+
+    for checkpoint, signer, other in ((before, outgoing, successor),
+                                      (after, successor, outgoing)):
+        body, hint, der = note_signature(checkpoint.note)
+        assert hint == bytes.fromhex(signer.key_id)[:4]
+        verified = openssl_verify(tmp_path, signer.pem, body, der)
+        assert verified.returncode == 0, verified.stderr.decode()
+        assert openssl_verify(tmp_path, other.pem, body, der).returncode != 0
+    assert_audit_clean()
 
 
 @pytest.mark.django_db
@@ -173,7 +220,7 @@ def test_embedded_default_seals_every_n_entries(django_capture_on_commit_callbac
             append_some(alice, 1)
     assert list(Checkpoint.objects.values_list("size", flat=True)) == [4, 8, 12]
     # one batch that crosses 16 and 20 seals once, at its end
-    with django_capture_on_commit_callbacks(execute=True):
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
         services.append_many([alice.submission({"i": i}) for i in range(9)])
     assert list(Checkpoint.objects.values_list("size", flat=True)) == [4, 8, 12, 22]
 
@@ -192,8 +239,7 @@ def test_embedded_seal_can_be_switched_off(django_capture_on_commit_callbacks):
 def test_embedded_seal_runs_on_real_commit_and_not_on_rollback(committed_db):
     services.issue_custodial_key(owner="carol")  # sizes 1 (ledger key) and 2
     for i in range(7):
-        services.record(actor="carol", kind="tests.thing.done", subject=f"tests/thing/{i}",
-                        payload={"i": i})
+        record(i)
     assert selectors.size() == 9
     assert list(Checkpoint.objects.values_list("size", flat=True)) == [4, 8]
 
@@ -208,13 +254,62 @@ def test_embedded_seal_runs_on_real_commit_and_not_on_rollback(committed_db):
     assert selectors.size() == 9
     assert list(Checkpoint.objects.values_list("size", flat=True)) == [4, 8]
     for i in range(3):
-        services.record(actor="carol", kind="tests.thing.done", subject=f"tests/y/{i}",
-                        payload={"i": i})
+        record(i, "tests/y")
     assert list(Checkpoint.objects.values_list("size", flat=True)) == [4, 8, 12]
     assert not connection.in_atomic_block
 
 
+class _Collect(logging.Handler):
+    """The messages (with their exceptions) logged to one logger."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.texts: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.texts.append(record.getMessage() + " " + str(record.exc_info and record.exc_info[1]))
+
+
+@embedded
+def test_a_seal_that_fails_after_commit_never_reaches_the_caller(committed_db, settings):
+    """The seal after commit cannot unseal the ledger key (another master key is set): the
+    client-signed append that triggered it still returns its entry, which is committed."""
+    # (only the settings fixture here: mixed with override_settings, it restores the
+    # overridden value for the tests that follow)
+    settings.SHULIAN_CHECKPOINT_EVERY = 3
+    alice = register_client("alice")  # sizes 1 (ledger key) and 2
+    sub = alice.submission({"n": 1})
+    right = settings.SHULIAN_MASTER_KEY
+    settings.SHULIAN_MASTER_KEY = secrets.token_hex(16)
+    logged = _Collect()
+    on_commit_log = logging.getLogger("django.db.backends.base")  # where Django logs it
+    on_commit_log.addHandler(logged)
+    try:
+        with transaction.atomic():
+            entry = services.append(sub.statement, sub.signature, sub.payload, sub.salt)
+    finally:
+        on_commit_log.removeHandler(logged)
+    assert not connection.in_atomic_block
+    assert any("master key does not open the custodial key" in text for text in logged.texts)
+    assert entry.seq == 2
+    assert selectors.entry(2).nonce == sub.statement["nonce"]
+    assert not Checkpoint.objects.exists()
+    # the next seal, with the right master key, covers the committed entry
+    settings.SHULIAN_MASTER_KEY = right
+    sealed = services.seal_checkpoint()
+    assert sealed is not None and sealed.size == 3
+
+
 # --- management commands ---------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_an_empty_ledger_seals_nothing():
+    assert services.seal_checkpoint() is None
+    out = StringIO()
+    call_command("seal_checkpoint", stdout=out)
+    assert out.getvalue().strip() == "ledger is empty: nothing to seal"
+    assert not Checkpoint.objects.exists()
 
 
 @pytest.mark.django_db

@@ -28,6 +28,7 @@ from tests.ledger.helpers import (
     Client,
     NaiveTree,
     all_entries,
+    append,
     assert_chain,
     mth,
     register_client,
@@ -45,7 +46,7 @@ def _append_all(actor: str, submissions: list[services.Submission],
     try:
         start.wait(timeout=60)
         for sub in submissions:
-            services.append(sub.statement, sub.signature, sub.payload)
+            append(sub)
     except BaseException as exc:
         errors.put(f"{actor}: {type(exc).__name__}: {exc}")
         raise
@@ -152,7 +153,7 @@ def test_an_open_append_holds_the_lock_until_its_transaction_ends():
     client = register_client("alice")
     with transaction.atomic():
         sub = client.submission({"n": 1})
-        services.append(sub.statement, sub.signature, sub.payload)
+        services.append(sub.statement, sub.signature, sub.payload, sub.salt)
         params = connection.settings_dict
         if connection.vendor == "postgresql":
             import psycopg2

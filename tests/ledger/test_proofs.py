@@ -13,6 +13,7 @@ import random
 from dataclasses import dataclass
 
 import pytest
+from django.db import transaction
 
 from config.errors import NotFound
 from ledger import selectors, services
@@ -62,9 +63,11 @@ def fill(rng: random.Random, target: int) -> None:
             payload={"i": i, "note": "条目"}, key=key,
         ))
         if len(batch) >= rng.randint(1, 300):
-            services.append_many(batch)
+            with transaction.atomic():
+                services.append_many(batch)
             batch = []
-    services.append_many(batch)
+    with transaction.atomic():
+        services.append_many(batch)
 
 
 @pytest.fixture(scope="module")

@@ -465,10 +465,10 @@ def test_consistency_between_two_sizes(world: World) -> None:
 
 
 @pytest.mark.django_db
-def test_auditor_runs_a_verification_and_downloads_a_bundle(world: World) -> None:
+def test_auditor_runs_a_verification_and_downloads_a_bundle(
+        world: World, django_capture_on_commit_callbacks: Any) -> None:
     c = client(world, "auditor")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(transaction, "on_commit", lambda fn, using=None: fn())
+    with django_capture_on_commit_callbacks(execute=True):
         response = c.post("/audit/", {"first": "", "last": ""})
     assert response.status_code == 302 and "?run=" in response["Location"]
     run_id = response["Location"].split("=")[-1]

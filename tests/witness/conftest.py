@@ -4,14 +4,17 @@ key and state directory, and the ledger's settings pointed at them."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.test import override_settings
@@ -19,6 +22,7 @@ from django.test import override_settings
 from crypto.sm2 import PrivateKey
 
 REPO = Path(__file__).resolve().parents[2]
+DEPARTMENTS = ("gov-stats", "gov-health", "gov-transport")
 
 
 def free_port() -> int:
@@ -29,10 +33,13 @@ def free_port() -> int:
 
 @dataclass
 class WitnessProcess:
+    """One witness: its key pair, state directory and the ledger keys it trusts
+    (``ledger_pubs``, one ``--ledger-key`` each; change it, then restart)."""
+
     name: str
     owner: str
     directory: Path
-    ledger_pub: Path
+    ledger_pubs: list[Path]
     origin: str
     port: int = field(default_factory=free_port)
     key: PrivateKey = field(default_factory=PrivateKey.generate)
@@ -61,12 +68,12 @@ class WitnessProcess:
 
     def start(self) -> None:
         assert self.process is None, f"{self.name} is already running"
+        trusted = [arg for pub in self.ledger_pubs for arg in ("--ledger-key", str(pub))]
         log = (self.directory / "serve.log").open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "audit.witness", "serve", "--key", str(self.key_path),
              "--state", str(self.state), "--listen", f"127.0.0.1:{self.port}",
-             "--ledger", self.origin, "--ledger-key", str(self.ledger_pub),
-             "--name", self.name],
+             "--ledger", self.origin, *trusted, "--name", self.name],
             cwd=REPO, stdout=log, stderr=log, env={**os.environ, "PYTHONPATH": str(REPO)},
         )
         log.close()
@@ -90,6 +97,11 @@ class WitnessProcess:
             self.process.wait(timeout=10)
             self.process = None
 
+    def status(self) -> dict[str, Any]:
+        """What the running witness answers on ``GET /status``."""
+        with urllib.request.urlopen(self.url + "/status", timeout=10) as response:  # noqa: S310
+            return dict(json.loads(response.read()))
+
     def evidence_cli(self) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "audit.witness", "evidence", "--state", str(self.state),
@@ -103,6 +115,7 @@ class WitnessProcess:
 class Cluster:
     witnesses: list[WitnessProcess]
     ledger_pub: Path
+    base: Path
 
     def __getitem__(self, index: int) -> WitnessProcess:
         return self.witnesses[index]
@@ -117,6 +130,21 @@ class Cluster:
         for index in indexes:
             self.witnesses[index].wait_ready()
 
+    def join(self, dept: str) -> WitnessProcess:
+        """A further department's witness: started, its key registered by the ledger now
+        (a ``ledger.key.registered`` entry), added to the list; configure it with
+        ``override_settings(SHULIAN_WITNESSES=cluster.setting())``."""
+        from ledger import services
+
+        proc = WitnessProcess(f"witness-{dept}", dept, self.base / dept, [self.ledger_pub],
+                              services.origin())
+        self.witnesses.append(proc)
+        proc.start()
+        proc.wait_ready()
+        services.register_witness(name=proc.name, pem=proc.key.public_key.pem,
+                                  owner_code=dept)
+        return proc
+
 
 @pytest.fixture
 def cluster(committed_db, tmp_path) -> Iterator[Cluster]:
@@ -128,10 +156,11 @@ def cluster(committed_db, tmp_path) -> Iterator[Cluster]:
     ledger_pub = tmp_path / "ledger.pub"
     ledger_pub.write_text(ledger_key.pem)
     procs = [
-        WitnessProcess(f"witness-{dept}", dept, tmp_path / dept, ledger_pub, services.origin())
-        for dept in ("gov-stats", "gov-health", "gov-transport")
+        WitnessProcess(f"witness-{dept}", dept, tmp_path / dept, [ledger_pub],
+                       services.origin())
+        for dept in DEPARTMENTS
     ]
-    found = Cluster(procs, ledger_pub)
+    found = Cluster(procs, ledger_pub, tmp_path)
     try:
         for proc in procs:
             proc.start()
@@ -144,6 +173,6 @@ def cluster(committed_db, tmp_path) -> Iterator[Cluster]:
                                SHULIAN_CHECKPOINT_EVERY=0):
             yield found
     finally:
-        for proc in procs:
+        for proc in found.witnesses:
             proc.kill()
         witnesses.reset_backoff()

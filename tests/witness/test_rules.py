@@ -1,5 +1,7 @@
 """The witness's rules, in-process (no HTTP, no Django): what it cosigns, what it refuses
-with which status, and the split-view evidence it keeps."""
+with which status, and the split-view evidence it keeps; which ledger keys it trusts across
+a rotation; and, on the auditor's side, whose cosignatures settle a checkpoint (a witness
+key counts only for the checkpoint sizes it is live for)."""
 
 from __future__ import annotations
 
@@ -14,7 +16,9 @@ from audit.witness.state import State, StateError
 from crypto.sm2 import PrivateKey
 from ledger.protocol import note as notes
 from ledger.protocol import witness as protocol
+from ledger.protocol.checkpoints import Witness as TrustedWitness
 from ledger.protocol.merkle import MemoryStore, SubtreeTree
+from tests.audit.builders import Ledger, verify_parts
 
 ORIGIN = "shulian.test/ledger"
 
@@ -256,3 +260,77 @@ def test_settlement_counts_known_witnesses_and_flags_forgeries(log):
     settled, problems = wverify.settlement(bad, known, 2)
     assert not settled
     assert problems == ["the cosignature of witness 'c' does not verify"]
+
+
+# --- a rotation of the ledger key ----------------------------------------------------------
+
+
+def test_a_successor_ledger_key_is_trusted_only_once_the_witness_is_given_it(tmp_path, log):
+    successor = PrivateKey.generate()
+    log.grow(4)
+    state = State(tmp_path / "s", writer=True)
+    witness = Witness(state, name="dept-a", key=PrivateKey.generate(), origin=ORIGIN,
+                      ledger_keys=[log.key.public_key])
+    assert witness.add_checkpoint(log.request(0)).status == 200
+    log.grow(3)
+    refused = witness.add_checkpoint(log.request(4, key=successor))
+    assert refused.status == 403 and b"ledger's key" in refused.body
+    assert witness.state.latest().size == 4
+    assert witness.state.count_evidence() == 0  # a key it does not know is no split view
+    state.close()
+
+    state = State(tmp_path / "s", writer=True)  # restarted with both keys
+    try:
+        witness = Witness(state, name="dept-a", key=witness.key, origin=ORIGIN,
+                          ledger_keys=[log.key.public_key, successor.public_key])
+        assert state.status()["ledger_keys"] == [log.key.public_key.key_id,
+                                                 successor.public_key.key_id]
+        response = witness.add_checkpoint(log.request(4, key=successor))
+        assert response.status == 200
+        cosignature(witness, response.body, log.note(key=successor))
+        assert witness.add_checkpoint(log.request(7)).status == 200  # the old key still
+    finally:
+        state.close()
+
+
+# --- whose cosignatures count: witness keys live for a size ----------------------------------
+
+
+def test_a_cosignature_counts_only_for_the_sizes_its_key_is_live_for():
+    ledger = Ledger()  # seq 0 registers the ledger key
+    ledger.add_key("dept.a")  # 1
+    early = ledger.add_witness("witness-a")  # 2
+    for number in range(2):  # 3, 4
+        ledger.append("dept.a", "tests.thing.done", {"n": number})
+    old = ledger.add_witness("witness-b")  # 5
+    successor = ledger.add_key("dept.finance", use="witness", name="witness-b",
+                               replaces=old)  # 6
+    assert ledger.revoke(early) == 7
+    ledger.append("dept.a", "tests.thing.done", {"n": 2})  # 8
+    everyone = (early, old, successor)
+    cosigned_by = {2: (early,), 3: (early,), 6: (early, old), 7: (early, old),
+                   8: (early, successor), 9: (successor,)}
+    for size, keys in cosigned_by.items():
+        ledger.checkpoints.append(ledger.note(size, witnesses=keys))
+    live = {
+        2: [],  # witness-a's key is registered by entry 2 itself, not within the tree
+        3: ["witness-a"],
+        6: ["witness-a", "witness-b"],  # the old witness-b key is replaced by entry 6
+        7: ["witness-a"],  # so not live for 7; witness-a's, revoked by entry 7, still is
+        8: ["witness-b"],  # the successor; witness-a's key no longer
+        9: ["witness-b"],
+    }
+    report = verify_parts(ledger.parts(), k=1)
+    assert report.ok, report.failures  # lines of keys not live are ignored, not failures
+    assert report.cosigned == live
+    assert report.settled == {2: False, 3: True, 6: True, 7: True, 8: True, 9: True}
+    assert verify_parts(ledger.parts(), k=2).settled == {
+        2: False, 3: False, 6: True, 7: False, 8: False, 9: False}
+
+    # An auditor's own list of trusted witnesses narrows that down, and no further.
+    trusted = [TrustedWitness(ledger.keys[kid].name, ledger.keys[kid].private.public_key)
+               for kid in everyone]
+    assert verify_parts(ledger.parts(), k=1, witnesses=trusted).cosigned == live
+    only_b = verify_parts(ledger.parts(), k=1, witnesses=trusted[1:])
+    assert only_b.cosigned == {size: [n for n in names if n == "witness-b"]
+                               for size, names in live.items()}

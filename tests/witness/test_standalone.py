@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
@@ -29,12 +30,19 @@ def test_the_witness_and_what_it_imports_load_no_django():
         "import ledger.protocol.note, ledger.protocol.merkle, ledger.protocol.witness\n"
         "loaded = sorted(m for m in sys.modules if m == 'django' or m.startswith('django.'))\n"
         "print(len(loaded), loaded[:5])\n"
+        "ours = ('audit', 'crypto', 'ledger', 'config', 'operators', 'catalog', 'contracts')\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ours))\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
                             text=True, timeout=60, env={**env, "PYTHONPATH": str(REPO)})
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("0 []"), result.stdout
+    no_django, project = result.stdout.splitlines()
+    assert no_django == "0 []", result.stdout
+    outside = [name for name in ast.literal_eval(project)
+               if name not in ("audit", "ledger") and not name.startswith(
+                   ("audit.witness", "crypto", "ledger.protocol"))]
+    assert outside == []  # of the ledger, only its Django-free protocol package
 
 
 def test_status_and_evidence_commands(tmp_path):

@@ -36,6 +36,13 @@ class Command(BaseCommand):
         else:
             for failure in report.failures:
                 self.stdout.write(failure.line())
+            for target, by in sorted(report.redacted.items()):
+                self.stdout.write(f"seq {target}: payload erased by entry {by}")
+            if report.uncovered:
+                first, last = report.uncovered
+                self.stdout.write(f"entries {first}..{last} are not yet covered by a signed "
+                                  "checkpoint (not a failure; `manage.py seal_checkpoint` "
+                                  "seals them)")
             verdict = "OK" if report.ok else f"{len(report.failures)} FAILURE(S)"
             self.stdout.write(f"{verdict}: entries {span.first}..{span.last}, "
                               f"{report.checkpoints} checkpoints"
