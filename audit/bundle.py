@@ -33,6 +33,7 @@ from crypto.sm2 import PublicKey
 from ledger.protocol.checkpoints import WitnessKey
 from ledger.protocol.format import is_hex64
 from ledger.protocol.keystate import STATE_FIELDS
+from ledger.protocol.rules import Code
 
 FORMAT = "shulian-bundle/2"
 PAYLOAD_FIELDS = frozenset({"seq", "salt", "payload"})
@@ -391,5 +392,5 @@ def verify_bundle(
     to = bundle.manifest["to"]
     if report.last is not None and report.last != to:
         report.fail(None, f"the manifest says the bundle ends at seq {to}, but its last entry "
-                    f"is seq {report.last}")
+                    f"is seq {report.last}", Code.RANGE)
     return report

@@ -51,6 +51,7 @@ class Chain:
         self.tree = tree
         self.sizes = sizes
         self.roots: dict[int, bytes] = {}
+        self.max_seq = prefix.size - 1  # the largest seq an entry line gave
         self.stored_nodes = _StoredNodes(nodes, report) if nodes is not None else None
 
     def add(self, checked: Checked) -> None:
@@ -59,6 +60,7 @@ class Chain:
             self.report.fail(seq, reason, code)
         if checked.seq is not None:
             self._check_seq(checked.seq)
+            self.max_seq = max(self.max_seq, checked.seq)
         if checked.prev is not None and checked.prev != self.prev_leaf:
             where = f"seq {self.prev_seq}" if self.position > self.start else "the prefix"
             self.report.fail(seq, f"prev does not match the leaf hash of the previous entry "

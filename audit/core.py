@@ -89,7 +89,8 @@ def _redactions(followed: Followed, payloads: Mapping[int, Stored] | PayloadSour
 
 def _stray_payloads(payloads: object, chain: Chain, report: Report) -> None:
     if isinstance(payloads, Mapping):
-        for seq in sorted(s for s in payloads if not chain.start <= s < chain.position):
+        end = max(chain.max_seq, chain.position - 1)
+        for seq in sorted(s for s in payloads if not chain.start <= s <= end):
             report.fail(seq, "there is a payload for this seq but no entry", Code.ENTRY)
 
 
