@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -20,9 +20,9 @@ class Prefix:
     last: str | None = None
 
 
-@dataclass(frozen=True)
-class Stored:
-    """A payload as the reader has it, with the salt (base64) of its commitment."""
+class Stored(NamedTuple):
+    """A payload as the reader has it, with the salt (base64) of its commitment. (A tuple:
+    thousands of them go to the worker processes with every chunk.)"""
 
     salt: Any
     payload: Any

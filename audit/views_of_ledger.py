@@ -71,12 +71,13 @@ class DatabasePayloads:
 
     def get_many(self, seqs: Sequence[int]) -> Mapping[int, Stored]:
         rows = Payload.objects.filter(entry_id__in=list(seqs)).exclude(data="")
-        if self.readable is not None:
-            rows = rows.select_related("entry")
+        if self.readable is None:
+            return {seq: Stored(salt, parse(data)) for seq, data, salt in
+                    rows.values_list("entry_id", "data", "salt")}
         return {
             row.entry_id: Stored(row.salt, parse(row.data))
-            for row in rows
-            if self.readable is None or self.readable(row)
+            for row in rows.select_related("entry")
+            if self.readable(row)
         }
 
 

@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from crypto.canonical import parse
+from crypto.errors import CanonicalizationError
 from ledger import conf, jobs, keystore, store
 from ledger.errors import AppendRefused, NotInTransaction
 from ledger.models import Entry, KeyEnd, LedgerKey, MerkleNode, Payload
@@ -118,16 +119,18 @@ def _check(sub: Submission, keys: dict[str, KeyRecord], verified: PreVerified) -
     try:
         signature = b64decode_strict(sub.signature, "signature")
         salt = decode_salt(sub.salt)
-        text = payload_bytes(sub.payload).decode("utf-8")
+        payload_data = payload_bytes(sub.payload)
         data = statement_bytes(sub.statement) if isinstance(sub.statement, dict) else None
     except FormatError as exc:
         raise AppendRefused(exc.field, exc.reason,
                             Code.PAYLOAD_SALT if exc.field == "salt" else Code.FORMAT) from None
-    candidate = Candidate(sub.statement, signature, salt, sub.payload, data)
+    except CanonicalizationError as exc:
+        raise AppendRefused("statement" + exc.path[1:], exc.reason) from None
+    candidate = Candidate(sub.statement, signature, salt, sub.payload, data, payload_data)
     kid = sub.statement.get("key") if isinstance(sub.statement, dict) else None
     signer = keys.get(kid) if isinstance(kid, str) else None
     _refuse(static_refusals(candidate, signer, conf.origin(), verified))
-    return _Checked(sub, candidate, text)
+    return _Checked(sub, candidate, payload_data.decode("utf-8"))
 
 
 class _History:

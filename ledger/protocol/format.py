@@ -52,7 +52,8 @@ def format_time(moment: datetime) -> str:
     """UTC as ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (six fractional digits)."""
     if moment.tzinfo is None:
         raise ValueError("naive datetime: ledger times must be timezone-aware")
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    text = moment.astimezone(UTC).isoformat(timespec="microseconds")
+    return text.removesuffix("+00:00") + "Z"
 
 
 def parse_time(text: Any, field: str = "time") -> datetime:
@@ -60,7 +61,7 @@ def parse_time(text: Any, field: str = "time") -> datetime:
     if not isinstance(text, str) or not _TIME_RE.match(text):
         raise FormatError(field, f"must be UTC time written {TIME_PATTERN}")
     try:
-        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+        return datetime.fromisoformat(text[:-1]).replace(tzinfo=UTC)
     except ValueError:
         raise FormatError(field, "is not a real calendar time") from None
 
@@ -152,7 +153,7 @@ def is_well_formed(statement: Any) -> bool:
 
 def statement_bytes(statement: dict[str, Any]) -> bytes:
     """The exact bytes an actor signs: the canonical statement."""
-    return canonical(statement)
+    return jcs(statement)
 
 
 # --- payloads and their salted commitments -------------------------------------------------------
@@ -174,19 +175,25 @@ def _plain(value: Any) -> bool:
     return False
 
 
-def payload_bytes(payload: Any) -> bytes:
-    """Canonical payload bytes under the ledger profile (no floats, safe integers).
+def jcs(value: Any) -> bytes:
+    """RFC 8785 bytes under the ledger profile (no floats, safe integers);
+    CanonicalizationError naming the path otherwise.
 
     Fast path: for plain JSON whose sorted compact dump is ASCII, that dump is exactly its
     RFC 8785 form (same escapes; ASCII keys sort the same by code point as by UTF-16 code
     unit), so it is used as is; anything else goes through the full canonicalisation.
     """
-    if _plain(payload):
-        text = _compact(payload)
+    if _plain(value):
+        text = _compact(value)
         if text.isascii():
             return text.encode("ascii")
+    return canonical(value, ledger_profile=True)
+
+
+def payload_bytes(payload: Any) -> bytes:
+    """Canonical payload bytes under the ledger profile; FormatError naming the place."""
     try:
-        return canonical(payload, ledger_profile=True)
+        return jcs(payload)
     except CanonicalizationError as exc:
         raise FormatError("payload" + exc.path[1:], exc.reason) from None
 

@@ -130,6 +130,7 @@ class Candidate:
     salt: bytes | None = None
     payload: Any = WITHHELD
     statement_data: bytes | None = None  # the canonical statement bytes, if already known
+    payload_data: bytes | None = None  # the canonical payload bytes, if already known
 
     def data(self) -> bytes:
         return self.statement_data if self.statement_data is not None else \
@@ -299,7 +300,9 @@ def _payload(candidate: Candidate) -> list[Refusal]:
     if candidate.salt is None:
         return [Refusal(Code.PAYLOAD_SALT, "salt", "is missing: every payload has its salt")]
     try:
-        digest = commitment(candidate.salt, payload_bytes(candidate.payload))
+        data = candidate.payload_data if candidate.payload_data is not None else \
+            payload_bytes(candidate.payload)
+        digest = commitment(candidate.salt, data)
     except FormatError as exc:
         return [Refusal(Code.PAYLOAD_SALT if exc.field == "salt" else Code.FORMAT, exc.field,
                         exc.reason)]
