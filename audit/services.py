@@ -23,7 +23,7 @@ from audit.views_of_ledger import (
     ledger_view,
     prefix,
 )
-from config.errors import InvalidInput
+from kernel.errors import InvalidInput
 from ledger import selectors, services
 from ledger.format import format_time
 from ledger.models import Checkpoint, Entry

@@ -11,7 +11,7 @@ from django.db.models import Q, QuerySet
 from guardian.shortcuts import assign_perm, get_objects_for_user, remove_perm
 
 from catalog.models import DataResource, Opening, ResourceStatus
-from config.errors import NotFound
+from kernel.errors import NotFound
 from operators import authz
 from operators.models import Participant
 

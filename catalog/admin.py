@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from catalog.models import Category, DataProduct, DataResource, ResourceVersion
-from config.admin import ReadOnlyAdmin
+from kernel.admin import ReadOnlyAdmin
 
 
 @admin.register(Category)

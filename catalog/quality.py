@@ -21,8 +21,8 @@ from django.db import transaction
 
 from catalog import access, versions
 from catalog.models import DataResource, Frequency, Opening, QualityCheck, QualityRule
-from config.errors import InvalidInput, NotPermitted
 from crypto.sm3 import sm3_hex
+from kernel.errors import InvalidInput, NotPermitted
 from ledger import services as ledger
 from operators import authz
 from operators.models import Kind

@@ -8,7 +8,7 @@ from django.db.models import Q, QuerySet
 
 from catalog import access
 from catalog.models import Category, DataProduct, DataResource, ProductStatus, ResourceVersion
-from config.errors import NotFound
+from kernel.errors import NotFound
 from operators import authz
 from operators.models import Kind, Status
 

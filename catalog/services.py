@@ -29,9 +29,9 @@ from catalog.models import (
     ResourceStatus,
     Sharing,
 )
-from config.errors import IllegalTransition, InvalidInput, NotPermitted
-from config.states import Machine
 from crypto.sm3 import sm3_hex
+from kernel.errors import IllegalTransition, InvalidInput, NotPermitted
+from kernel.states import Machine
 from ledger import services as ledger
 from operators import authz
 from operators.models import Kind, Participant

@@ -18,12 +18,12 @@ from typing import Any
 from django.db import transaction
 
 from catalog.models import DataItem, DataResource
-from config.errors import IllegalTransition, InvalidInput, NotPermitted
-from config.states import Machine
 from contracts import calendar, common, grants
 from contracts.models import Grant, OperationAgreement
 from crypto.canonical import canonical
 from crypto.sm3 import sm3_hex
+from kernel.errors import IllegalTransition, InvalidInput, NotPermitted
+from kernel.states import Machine
 from ledger import services as ledger
 from operators import authz
 from operators.models import Kind, Participant

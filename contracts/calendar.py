@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from config.errors import InvalidInput
+from kernel.errors import InvalidInput
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 DATA_DIR = Path(__file__).resolve().parent / "data" / "holidays"

@@ -10,7 +10,7 @@ from typing import Any
 from django.utils import timezone
 
 from catalog.models import DataItem, DataResource, ResourceStatus
-from config.errors import IllegalTransition, InvalidInput, NotPermitted
+from kernel.errors import IllegalTransition, InvalidInput, NotPermitted
 from ledger.format import format_time
 from operators import authz
 from operators.models import Kind, Participant

@@ -17,11 +17,11 @@ from django.db import transaction
 
 from catalog import access
 from catalog.models import DataItem, DataResource, Desensitisation
-from config.errors import IllegalTransition, InvalidInput, NotPermitted
-from config.states import Machine
 from contracts import common, selectors
 from contracts.models import Delivery, Grant, OperationAgreement, SharingRequest
 from crypto.sm3 import sm3_hex
+from kernel.errors import IllegalTransition, InvalidInput, NotPermitted
+from kernel.states import Machine
 from ledger import services as ledger
 from ledger.format import is_hex64
 from operators.models import Participant

@@ -25,11 +25,11 @@ from django.db import transaction
 from catalog import access
 from catalog import services as catalog
 from catalog.models import DataResource
-from config.errors import IllegalTransition, InvalidInput, NotFound, NotPermitted
-from config.states import Machine
 from contracts import calendar, common
 from contracts.models import Grant, Objection
 from crypto.sm3 import sm3_hex
+from kernel.errors import IllegalTransition, InvalidInput, NotFound, NotPermitted
+from kernel.states import Machine
 from ledger import services as ledger
 from operators import authz
 from operators.models import Participant

@@ -20,12 +20,12 @@ from typing import Any
 from django.db import transaction
 
 from catalog.models import DataProduct, ProductStatus
-from config.errors import IllegalTransition, InvalidInput, NotPermitted
-from config.states import Machine
 from contracts import common
 from contracts.models import Order
 from crypto.canonical import canonical
 from crypto.sm3 import sm3_hex
+from kernel.errors import IllegalTransition, InvalidInput, NotPermitted
+from kernel.states import Machine
 from ledger import services as ledger
 from ledger.format import is_hex64
 from operators import authz

@@ -9,10 +9,10 @@ from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import TruncDay, TruncMonth, TruncYear
 
 from catalog.models import DataResource
-from config.errors import InvalidInput
 from contracts import common
 from contracts.calendar import SHANGHAI, local_date
 from contracts.models import Grant, Objection, OperationAgreement, Order, SharingRequest
+from kernel.errors import InvalidInput
 from operators import authz
 from operators.models import Participant
 

@@ -24,10 +24,10 @@ from django.db import transaction
 
 from catalog import access
 from catalog.models import DataItem, DataResource, Sharing
-from config.errors import IllegalTransition, InvalidInput, NotPermitted
-from config.states import Machine
 from contracts import calendar, common, grants
 from contracts.models import Grant, SharingRequest
+from kernel.errors import IllegalTransition, InvalidInput, NotPermitted
+from kernel.states import Machine
 from ledger import services as ledger
 from operators import authz
 from operators.models import Kind, Participant

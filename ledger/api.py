@@ -1,4 +1,6 @@
-"""REST API of the ledger: entries, payloads, roots, proofs, checkpoints, client-signed writes.
+"""REST API of the ledger: entries, roots, proofs, checkpoints, keys and status.
+
+An entry's payload is served by ``api.ledger`` (the visibility policy decides who reads it).
 
 Entries and proofs never change, so their responses carry an ETag and a long max-age.
 """
@@ -16,10 +18,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from audit.access import readable_by_user
-from config.api import errors, int_param
-from config.errors import NotFound, NotPermitted
 from crypto.canonical import parse
+from kernel.api import errors, int_param
+from kernel.errors import NotFound
 from ledger import selectors, services
 from ledger.models import Checkpoint, Entry, LedgerKey
 
@@ -101,24 +102,6 @@ class EntryRaw(APIView):
         response["ETag"] = f'"{entry.leaf_hash}"'
         response["Cache-Control"] = IMMUTABLE
         return response
-
-
-class PayloadView(APIView):
-    """The entry's payload, unless it is restricted and you may not read it (403)."""
-
-    @extend_schema(responses={200: inline_serializer("Payload", {
-        "seq": serializers.IntegerField(), "payload": serializers.JSONField(),
-        "restricted": serializers.BooleanField()}), **errors(403, 404)})
-    def get(self, request: Request, seq: int) -> Response:
-        entry = selectors.entry(seq)
-        found = selectors.payload(seq)
-        if found is None:
-            raise NotFound(f"entry {seq} has no stored payload")
-        payload, restricted = found
-        if not readable_by_user(request.user, actor=entry.actor, subject=entry.subject,
-                                restricted=restricted):
-            raise NotPermitted(f"the payload of entry {seq} is restricted")
-        return Response({"seq": seq, "payload": payload, "restricted": restricted})
 
 
 class RootView(APIView):

@@ -1,6 +1,6 @@
 """Errors of the ledger app."""
 
-from config.errors import InvalidInput
+from kernel.errors import InvalidInput
 
 
 class AppendRefused(InvalidInput):

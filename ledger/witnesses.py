@@ -29,9 +29,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Max, Q
 
 from audit.witness import protocol
-from config.errors import DomainError
 from crypto.sm2 import PrivateKey
 from crypto.sm3 import sm3
+from kernel.errors import DomainError
 from ledger import note as notes
 from ledger import selectors, services
 from ledger.keys import public_key, valid_now

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import QuerySet
 
-from config.errors import NotPermitted
+from kernel.errors import NotPermitted
 from operators.models import Kind, Membership, Participant, Role, Status
 
 User = AbstractBaseUser | AnonymousUser

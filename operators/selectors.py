@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Q, QuerySet
 
-from config.errors import NotFound
+from kernel.errors import NotFound
 from operators import authz
 from operators.models import Kind, Participant
 

@@ -10,9 +10,9 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser, Group
 from django.db import transaction
 
-from config.errors import InvalidInput, NotPermitted
-from config.states import Machine
 from crypto.sm3 import sm3_hex
+from kernel.errors import InvalidInput, NotPermitted
+from kernel.states import Machine
 from ledger import services as ledger
 from ledger.models import LedgerKey
 from operators import authz, uscc

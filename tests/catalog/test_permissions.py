@@ -35,9 +35,9 @@ from catalog.models import (
     ResourceStatus,
     ResourceVersion,
 )
-from config.errors import DomainError, IllegalTransition, InvalidInput, NotFound, NotPermitted
 from contracts.models import Grant
 from crypto.sm3 import sm3_hex
+from kernel.errors import DomainError, IllegalTransition, InvalidInput, NotFound, NotPermitted
 from ledger import services as ledger
 from ledger.models import Entry, Payload
 from operators import services as operators

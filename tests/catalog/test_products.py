@@ -13,9 +13,9 @@ from django.contrib.auth import get_user_model
 from catalog import services
 from catalog.models import Certificate, DataProduct, DataResource, ProductStatus
 from catalog.services import PRODUCT
-from config.errors import IllegalTransition, InvalidInput, NotPermitted
 from contracts.models import Grant
 from crypto.sm3 import sm3_hex
+from kernel.errors import IllegalTransition, InvalidInput, NotPermitted
 from ledger import services as ledger
 from operators.models import Kind, Participant, Role
 from tests.catalog import category_tree, grant, resource, rolled_back

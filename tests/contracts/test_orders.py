@@ -8,11 +8,11 @@ from decimal import Decimal
 import pytest
 
 from catalog import services as catalog
-from config.errors import IllegalTransition, InvalidInput, NotPermitted
 from contracts import orders, selectors
 from contracts.calendar import SHANGHAI
 from contracts.models import Order
 from crypto.sm3 import sm3_hex
+from kernel.errors import IllegalTransition, InvalidInput, NotPermitted
 from tests.contracts import world as w
 
 pytestmark = pytest.mark.django_db

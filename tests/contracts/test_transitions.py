@@ -19,7 +19,6 @@ from django.contrib.auth.models import User
 from django.db.models import Model
 from guardian.models import GroupObjectPermission
 
-from config.errors import IllegalTransition, NotPermitted
 from contracts import agreements, grants, objections, orders, sharing
 from contracts.calendar import end_of_day
 from contracts.models import (
@@ -30,6 +29,7 @@ from contracts.models import (
     Order,
     SharingRequest,
 )
+from kernel.errors import IllegalTransition, NotPermitted
 from ledger import services as ledger
 from tests.contracts import world as w
 

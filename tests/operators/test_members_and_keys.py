@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from config.errors import InvalidInput, NotPermitted
 from crypto.sm2 import PrivateKey
 from crypto.sm3 import sm3_hex
+from kernel.errors import InvalidInput, NotPermitted
 from ledger import services as ledger
 from ledger.models import CustodialKey, Entry, LedgerKey, Payload
 from operators import selectors, services

@@ -7,7 +7,7 @@ import itertools
 
 import pytest
 
-from config.errors import IllegalTransition, InvalidInput, NotPermitted
+from kernel.errors import IllegalTransition, InvalidInput, NotPermitted
 from ledger.models import Entry
 from operators import services
 from operators.models import Kind, Participant, Role, Status

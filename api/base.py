@@ -1,0 +1,136 @@
+"""What every view of the REST API shares: the base views, the acting participant, the
+ledger entry reference that every write returns, and input serializers that refuse
+fields they do not know.
+
+The generic pieces (error mapping, ordering, query parameters) are in ``kernel.api``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
+from rest_framework import generics, serializers
+from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.parsers import BaseParser
+from rest_framework.permissions import IsAuthenticatedOrReadOnly
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from kernel.api import errors
+from kernel.drf import JSONParser
+from kernel.errors import InvalidInput
+from ledger.models import Entry
+from operators.models import Participant
+
+
+class Input(serializers.Serializer):  # type: ignore[type-arg]
+    """A request body's shape. It only parses: a field it does not know is refused with its
+    name (never silently dropped); the rules are the services'."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            unknown = sorted(str(name) for name in data if name not in self.fields)
+            if unknown:
+                raise serializers.ValidationError(
+                    {name: ["unknown field"] for name in unknown})
+        return super().to_internal_value(data)
+
+
+class EntryRefSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    """The ledger entry a write appended."""
+
+    seq = serializers.IntegerField()
+    leaf_hash = serializers.CharField()
+    kind = serializers.CharField()
+    actor = serializers.CharField()
+
+
+def entry_ref(entry: Entry | None) -> dict[str, Any] | None:
+    if entry is None:
+        return None
+    return {"seq": entry.seq, "leaf_hash": entry.leaf_hash, "kind": entry.kind,
+            "actor": entry.actor}
+
+
+def latest_entry(subject: str) -> dict[str, Any] | None:
+    """The newest entry about ``subject`` (what a write just appended)."""
+    return entry_ref(Entry.objects.filter(subject=subject).order_by("-seq").first())
+
+
+AS_PARTICIPANT = OpenApiParameter(
+    "X-Participant", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
+    description="USCC of the participant you act for, if you act for several.",
+)
+
+
+def acting_participant(request: Request) -> Participant | None:
+    """The participant named by the X-Participant header (or ?as=), if any."""
+    code = request.headers.get("X-Participant") or request.query_params.get("as")
+    if not code:
+        return None
+    found = None if "\x00" in code else Participant.objects.filter(
+        code=code.strip().upper()).first()
+    if found is None:
+        raise InvalidInput("X-Participant", f"no participant {code}")
+    return found
+
+
+# --- base views, ordering and the write response every app's API shares ------------------
+
+
+TAGS = {"api.participants": "participants", "api.catalogue.resources": "catalogue",
+        "api.catalogue.products": "products", "api.workflows": "workflows",
+        "api.audit": "audit", "api.regulator": "regulator", "api.ledger": "ledger"}
+
+
+class TaggedSchema(AutoSchema):
+    """Operations grouped by the module that defines them (participants, catalogue,
+    products, workflows, audit, regulator) rather than by the URL's first segment."""
+
+    def get_tags(self) -> list[str]:
+        module = type(self.view).__module__
+        return [TAGS[module]] if module in TAGS else super().get_tags()
+
+
+class ApiDefaults:
+    # Token first, so that a client without credentials is told 401 (and how to sign in);
+    # reads are open, writes need a signed-in user; bodies are JSON unless a view says
+    # otherwise. (No docstring: OpenAPI takes an operation's description from its view.)
+
+    authentication_classes = [TokenAuthentication, SessionAuthentication]
+    permission_classes = [IsAuthenticatedOrReadOnly]
+    parser_classes: list[type[BaseParser]] = [JSONParser]
+    schema = TaggedSchema()
+
+
+class ApiView(ApiDefaults, APIView):
+    pass
+
+
+class ApiListView(ApiDefaults, generics.ListAPIView):  # type: ignore[type-arg]
+    # A paginated list whose query parameters ``query_serializer`` checks.
+
+    query_serializer: type[serializers.Serializer] | None = None  # type: ignore[type-arg]
+
+    def query(self) -> dict[str, Any]:
+        """The list's query parameters, checked by ``query_serializer`` (400 names each)."""
+        if self.query_serializer is None:
+            return {}
+        checked = self.query_serializer(data=self.request.query_params)
+        checked.is_valid(raise_exception=True)
+        return dict(checked.validated_data)
+
+
+WRITE_ERRORS = errors(400, 401, 403, 404, 409)
+
+
+def written(serializer: type[serializers.Serializer], instance: Any,  # type: ignore[type-arg]
+            request: Request, entry: dict[str, Any] | None, status: int = 200) -> Response:
+    data = dict(serializer(instance, context={"request": request}).data)
+    data["entry"] = entry
+    return Response(data, status=status)

@@ -1,0 +1,221 @@
+"""Portal pages of the ledger: the explorer, an entry, checkpoints, consistency, and the
+"verify" fragment that checks one entry's signature and inclusion proof server-side."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from django import forms
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_POST
+
+from audit.access import readable_by_user
+from crypto.canonical import parse
+from crypto.errors import CryptoError
+from crypto.sm2 import PublicKey
+from kernel.errors import NotFound
+from ledger import note as notes
+from ledger import selectors
+from ledger.format import leaf_hash, statement_bytes
+from ledger.merkle import verify_consistency, verify_inclusion
+from ledger.models import Checkpoint, Entry, KeyUse, LedgerKey
+from portal.pages import int_or_none, page_view, paginate
+
+
+def _entry_filters(request: HttpRequest) -> dict[str, Any]:
+    q = request.GET
+    return {"from": int_or_none(q.get("from")), "to": int_or_none(q.get("to")),
+            "kind": q.get("kind", "").strip(), "actor": q.get("actor", "").strip(),
+            "subject": q.get("subject", "").strip(), "order": q.get("order", "-seq")}
+
+
+def explorer(request: HttpRequest) -> HttpResponse:
+    """Entries filtered by seq range, kind, actor and subject (prefix), newest first."""
+    f = _entry_filters(request)
+    query = selectors.entries(f["from"] or 0, f["to"])
+    if f["kind"]:
+        query = query.filter(kind=f["kind"])
+    if f["actor"]:
+        query = query.filter(actor=f["actor"])
+    if f["subject"]:
+        query = query.filter(subject__startswith=f["subject"])
+    query = query.order_by("seq" if f["order"] == "seq" else "-seq")
+    page, rest = paginate(request, query.only("seq", "kind", "actor", "subject", "leaf_hash",
+                                              "key_id", "recorded"), 30)
+    status = selectors.status()
+    kinds = Entry.objects.order_by("kind").values_list("kind", flat=True).distinct()
+    return render(request, "ledger/explorer.html", {
+        "section": "ledger", "page": page, "query": rest, "f": f, "kinds": kinds,
+        "status": status, "settlement": _settlement(status.checkpoint),
+    })
+
+
+def _settlement(checkpoint: Checkpoint | None) -> Any:
+    return selectors.settlement(checkpoint) if checkpoint is not None else None
+
+
+@page_view
+def entry(request: HttpRequest, seq: int) -> HttpResponse:
+    found = selectors.entry(seq)
+    document = parse(found.data)
+    stored = selectors.payload(seq)
+    payload, restricted = stored if stored is not None else (None, False)
+    readable = stored is not None and readable_by_user(
+        request.user, actor=found.actor, subject=found.subject, restricted=restricted)
+    payload_text = (json.dumps(payload, ensure_ascii=False, indent=2, default=str)
+                    if readable else "")
+    return render(request, "ledger/entry.html", {
+        "section": "ledger", "entry": found, "document": document,
+        "statement": document["statement"],
+        "key": LedgerKey.objects.filter(key_id=found.key_id).first(),
+        "has_payload": stored is not None, "restricted": restricted, "readable": readable,
+        "payload": payload, "payload_text": payload_text,
+        "previous": found.seq - 1 if found.seq > 0 else None,
+        "next": found.seq + 1 if found.seq + 1 < selectors.size() else None,
+        "checkpoint": selectors.checkpoint_covering(found.seq),
+    })
+
+
+@dataclass
+class Verification:
+    """What the verify button reports about one entry."""
+
+    seq: int
+    leaf: str = ""
+    leaf_ok: bool = False
+    signature_ok: bool = False
+    key_id: str = ""
+    signer: str = ""
+    key_problem: str = ""
+    checkpoint: Checkpoint | None = None
+    checkpoint_signed: bool = False
+    tree_size: int = 0
+    root: str = ""
+    path: list[str] = field(default_factory=list)
+    included: bool = False
+
+    @property
+    def verified(self) -> bool:
+        return (self.leaf_ok and self.signature_ok and self.included
+                and (self.checkpoint is None or self.checkpoint_signed))
+
+
+def _signature_ok(found: Entry, result: Verification) -> None:
+    document = parse(found.data)
+    statement = document["statement"]
+    key = LedgerKey.objects.filter(key_id=statement["key"]).first()
+    if key is None:
+        result.key_problem = str(_("the signing key is not registered"))
+        return
+    result.key_id, result.signer = key.key_id, key.name
+    try:
+        signature = base64.b64decode(document["sig"], validate=True)
+        result.signature_ok = PublicKey.from_pem(key.pem).verify(
+            signature, statement_bytes(statement))
+    except (ValueError, CryptoError):
+        result.signature_ok = False
+
+
+def checkpoint_signed(checkpoint: Checkpoint) -> bool:
+    """Does the checkpoint's first note line verify with a registered ledger key?"""
+    try:
+        parsed = notes.parse(checkpoint.note)
+    except notes.NoteError:
+        return False
+    first = parsed.signatures[0]
+    for key in LedgerKey.objects.filter(use=KeyUse.LEDGER):
+        public = PublicKey.from_pem(key.pem)
+        if first.hint == notes.key_hint(key.key_id) and notes.verify_signature(
+                parsed.body, first, public):
+            return parsed.size == checkpoint.size and parsed.root.hex() == checkpoint.root
+    return False
+
+
+def check_entry(seq: int) -> Verification:
+    """Re-check entry ``seq`` from its stored bytes: leaf hash, SM2 signature, and an RFC
+    9162 inclusion proof against the latest signed checkpoint (or, for an entry newer
+    than every checkpoint, the current root)."""
+    found = selectors.entry(seq)
+    result = Verification(seq)
+    leaf = leaf_hash(found.data.encode("utf-8"))
+    result.leaf, result.leaf_ok = leaf.hex(), leaf.hex() == found.leaf_hash
+    _signature_ok(found, result)
+    latest = selectors.latest_checkpoint()
+    if latest is not None and latest.size > seq:
+        result.checkpoint, result.tree_size, result.root = latest, latest.size, latest.root
+        result.checkpoint_signed = checkpoint_signed(latest)
+    else:
+        result.tree_size = selectors.size()
+        result.root = selectors.root(result.tree_size).hex()
+    path = selectors.inclusion_proof(seq, result.tree_size)
+    result.path = [node.hex() for node in path]
+    result.included = verify_inclusion(seq, result.tree_size, leaf, path,
+                                       bytes.fromhex(result.root))
+    return result
+
+
+@require_POST
+@page_view
+def verify(request: HttpRequest, seq: int) -> HttpResponse:
+    return render(request, "ledger/_verify.html", {"v": check_entry(seq)})
+
+
+def checkpoints(request: HttpRequest) -> HttpResponse:
+    page, rest = paginate(request, selectors.checkpoints().order_by("-size"), 10)
+    rows = [{"checkpoint": c, "note": selectors.checkpoint_note(c),
+             "settlement": selectors.settlement(c)} for c in page.object_list]
+    return render(request, "ledger/checkpoints.html", {
+        "section": "ledger", "page": page, "query": rest, "rows": rows,
+        "k": selectors.witness_k(), "form": ConsistencyForm(),
+    })
+
+
+class ConsistencyForm(forms.Form):
+    old = forms.IntegerField(label=_("Old tree size"), min_value=1)
+    new = forms.IntegerField(label=_("New tree size"), min_value=1)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        old, new = data.get("old"), data.get("new")
+        if old is not None and new is not None and old > new:
+            self.add_error("new", _("must be at least the old size"))
+        return data
+
+
+def _root_of(size: int) -> tuple[str, bool]:
+    """(hex root of the tree of ``size``, whether a signed checkpoint vouches for it)."""
+    checkpoint = Checkpoint.objects.filter(size=size).first()
+    if checkpoint is not None and checkpoint_signed(checkpoint):
+        return checkpoint.root, True
+    return selectors.root(size).hex(), False
+
+
+def consistency(request: HttpRequest) -> HttpResponse:
+    """Prove that the tree of ``old`` entries is a prefix of the tree of ``new``."""
+    form = ConsistencyForm(request.GET or None)
+    result = None
+    if form.is_bound and form.is_valid():
+        old, new = form.cleaned_data["old"], form.cleaned_data["new"]
+        try:
+            path = selectors.consistency_proof(old, new)
+        except NotFound as exc:
+            form.add_error("new", exc.message)
+        else:
+            old_root, old_signed = _root_of(old)
+            new_root, new_signed = _root_of(new)
+            result = {
+                "old": old, "new": new, "old_root": old_root, "new_root": new_root,
+                "old_signed": old_signed, "new_signed": new_signed,
+                "path": [n.hex() for n in path],
+                "verified": verify_consistency(old, new, bytes.fromhex(old_root),
+                                               bytes.fromhex(new_root), path),
+            }
+    sizes = list(selectors.checkpoints().values_list("size", flat=True))
+    return render(request, "ledger/consistency.html", {
+        "section": "ledger", "form": form, "result": result, "sizes": sizes,
+    })
