@@ -11,14 +11,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from audit.access import readable_by_user
 from kernel.api import errors
 from kernel.errors import NotFound, NotPermitted
 from ledger import selectors
+from policy.visibility import payload_access
 
 
 class PayloadView(APIView):
-    """The entry's payload, unless it is restricted and you may not read it (403)."""
+    """The entry's payload, if the visibility policy lets you read it; otherwise 403 with
+    the reason (the entry itself stays public and verifiable)."""
 
     @extend_schema(responses={200: inline_serializer("Payload", {
         "seq": serializers.IntegerField(), "payload": serializers.JSONField(),
@@ -29,9 +30,10 @@ class PayloadView(APIView):
         if found is None:
             raise NotFound(f"entry {seq} has no stored payload")
         payload, restricted = found
-        if not readable_by_user(request.user, actor=entry.actor, subject=entry.subject,
-                                restricted=restricted):
-            raise NotPermitted(f"the payload of entry {seq} is restricted")
+        access = payload_access(request.user, kind=entry.kind, actor=entry.actor,
+                                subject=entry.subject, restricted=restricted)
+        if not access.readable:
+            raise NotPermitted(f"the payload of entry {seq} is withheld: {access.reason}")
         return Response({"seq": seq, "payload": payload, "restricted": restricted})
 
 

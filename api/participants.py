@@ -34,8 +34,9 @@ from kernel.api import errors, no_nul, order_by, orderings
 from kernel.errors import InvalidInput, NotPermitted
 from ledger.api import KeySerializer
 from ledger.models import Entry, LedgerKey
-from operators import authz, selectors, services
+from operators import authz, capabilities, selectors, services
 from operators.models import Kind, Membership, MerchantType, Participant, Role, ServiceType, Status
+from policy import visibility
 
 
 def key_entry(key: LedgerKey) -> dict[str, Any] | None:
@@ -48,12 +49,22 @@ def key_entry(key: LedgerKey) -> dict[str, Any] | None:
 
 
 class ParticipantSummarySerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
-    """A participant's public facts (the directory)."""
+    """A participant's public facts (the directory); ``status_reason`` only for the
+    participant itself and oversight (empty for anyone else)."""
+
+    status_reason = serializers.SerializerMethodField()
 
     class Meta:
         model = Participant
         fields = ["code", "name_zh", "name_en", "kind", "merchant_type", "service_type",
                   "status", "status_reason", "created", "updated"]
+
+    def get_status_reason(self, participant: Participant) -> str:
+        """Why the status was given, for the participant itself and oversight."""
+        request = self.context.get("request")
+        user = request.user if request is not None else None
+        return participant.status_reason if visibility.sees_status_reason(
+            user, participant) else ""
 
 
 CONTACT_FIELDS = ("contact_name", "contact_phone", "contact_email", "address")
@@ -71,7 +82,7 @@ class ParticipantSerializer(ParticipantSummarySerializer):
 
     def _sees(self, participant: Participant) -> bool:
         request = self.context.get("request")
-        return request is not None and selectors.sees_contacts(request.user, participant)
+        return request is not None and visibility.sees_contacts(request.user, participant)
 
     def get_restricted(self, participant: Participant) -> bool:
         """True when the contacts are withheld from you."""
@@ -195,6 +206,12 @@ class UploadKeySerializer(serializers.Serializer):  # type: ignore[type-arg]
 # --- views ---------------------------------------------------------------------------------
 
 
+def participant_of(request: Request, code: str) -> Participant:
+    """The participant named in the URL, if the reader may see it (404 otherwise)."""
+    return visibility.one(request.user, Participant, "participant",
+                          code=no_nul(code).upper())
+
+
 def participant_written(request: Request, participant: Participant,
                         status: int = 200) -> Response:
     return written(ParticipantSerializer, participant, request,
@@ -219,7 +236,8 @@ class ParticipantListView(ApiListView):
 
     def get_queryset(self) -> QuerySet[Participant]:
         query = self.query()
-        found = selectors.participants(kind=query.get("kind"), status=query.get("status"),
+        found = selectors.participants(visibility.participants(self.request.user),
+                                       kind=query.get("kind"), status=query.get("status"),
                                        text=query.get("q"))
         return order_by(found, query.get("ordering"),
                         {"code": "code", "name": "name_zh", "kind": "kind",
@@ -260,7 +278,7 @@ class DepartmentView(ApiView):
         form = DepartmentSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         authority = authz.acting_for(request.user, acting_participant(request),
-                                     kinds=[Kind.AUTHORITY], roles=authz.REVIEW_ROLES)
+                                     kinds=[Kind.AUTHORITY], roles=capabilities.REVIEW_ROLES)
         participant = services.register_department(by=authority, **form.validated_data)
         return participant_written(request, participant, 201)
 
@@ -271,7 +289,7 @@ class ParticipantDetailView(ApiView):
     @extend_schema(operation_id="participants_retrieve",
                    responses={200: ParticipantSerializer, **errors(404)})
     def get(self, request: Request, code: str) -> Response:
-        participant = selectors.participant(no_nul(code))
+        participant = participant_of(self.request, code)
         return Response(ParticipantSerializer(participant, context={"request": request}).data)
 
 
@@ -290,7 +308,7 @@ def _review_view(action: str, summary: str) -> type[ApiView]:
             form = ReasonSerializer(data=request.data)
             form.is_valid(raise_exception=True)
             participant = services.review_registration(
-                participant=selectors.participant(no_nul(code)), action=action,
+                participant=participant_of(self.request, code), action=action,
                 by=request.user, reason=form.validated_data["reason"])
             return participant_written(request, participant)
 
@@ -314,8 +332,8 @@ class MemberListView(ApiListView):
     query_serializer = MemberQuery
 
     def get_queryset(self) -> QuerySet[Membership]:
-        participant = selectors.participant(no_nul(self.kwargs["code"]))
-        if not selectors.sees_contacts(self.request.user, participant):
+        participant = participant_of(self.request, self.kwargs["code"])
+        if not visibility.sees_contacts(self.request.user, participant):
             raise NotPermitted(f"the members of {participant.code} are not public")
         query = self.query()
         members = participant.memberships.select_related("user", "participant")
@@ -338,7 +356,7 @@ class MemberListView(ApiListView):
         responses={201: MembershipWrittenSerializer, **WRITE_ERRORS},
     )
     def post(self, request: Request, code: str) -> Response:
-        participant = selectors.participant(no_nul(code))
+        participant = participant_of(self.request, code)
         form = AddMemberSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         user = get_user_model().objects.filter(username=form.validated_data["username"]).first()
@@ -357,7 +375,7 @@ class KeyListView(ApiListView):
     query_serializer = KeyQuery
 
     def get_queryset(self) -> QuerySet[LedgerKey]:
-        participant = selectors.participant(no_nul(self.kwargs["code"]))
+        participant = participant_of(self.request, self.kwargs["code"])
         query = self.query()
         keys = LedgerKey.objects.filter(owner=participant.code)
         if query.get("use"):
@@ -386,7 +404,7 @@ class IssueKeyView(ApiView):
         responses={201: KeyWrittenSerializer, **errors(401, 403, 404)},
     )
     def post(self, request: Request, code: str) -> Response:
-        participant = selectors.participant(no_nul(code))
+        participant = participant_of(self.request, code)
         key = services.issue_key(participant=participant, by=request.user)
         return written(KeySerializer, key, request, key_entry(key), 201)
 
@@ -409,7 +427,7 @@ class UploadKeyView(ApiView):
                    **errors(401, 403, 404)},
     )
     def post(self, request: Request, code: str) -> Response:
-        participant = selectors.participant(no_nul(code))
+        participant = participant_of(self.request, code)
         form = UploadKeySerializer(data=request.data)
         form.is_valid(raise_exception=True)
         key = services.upload_key(participant=participant, pem=form.validated_data["pem"],

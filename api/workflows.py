@@ -36,9 +36,8 @@ from api.base import (
     entry_ref,
     latest_entry,
 )
-from catalog import access
 from catalog.models import DataItem, DataProduct, DataResource
-from contracts import agreements, grants, objections, orders, selectors, services, sharing
+from contracts import agreements, grants, objections, orders, services, sharing
 from contracts.models import (
     Delivery,
     Grant,
@@ -53,15 +52,12 @@ from kernel.errors import InvalidInput, NotFound
 from ledger import services as ledger
 from ledger.models import Entry
 from operators.models import Participant
+from policy import visibility
 
 MAX_ID = 2**63 - 1
 MAX_UPLOAD = 50 * 1024 * 1024
 
 # --- helpers -------------------------------------------------------------------------------
-
-
-def _visible(query: QuerySet[Any], user: Any) -> QuerySet[Any]:
-    return query if user.is_authenticated else query.none()
 
 
 def by_id(query: QuerySet[Any], pk: Any, what: str) -> Any:
@@ -93,7 +89,7 @@ def participant_field(code: str | None, field: str) -> Participant | None:
 
 
 def resource_field(user: Any, code: str, field: str = "resource") -> DataResource:
-    found = None if "\x00" in code else access.visible(user).filter(code=code).first()
+    found = None if "\x00" in code else visibility.resources(user).filter(code=code).first()
     if found is None:
         raise InvalidInput(field, f"no resource {code}")
     return found
@@ -423,7 +419,7 @@ def _list_view(name: str, serializer: type[serializers.Serializer],  # type: ign
 
         def get_queryset(self) -> QuerySet[Any]:
             checked = self.query()
-            found = _visible(visible(self.request.user), self.request.user)
+            found = visible(self.request.user)
             if scoped is not None:
                 found = scoped(self, found)
             found = _filter(found, checked, filters)
@@ -497,12 +493,12 @@ def _detail(name: str, serializer: type[serializers.Serializer],  # type: ignore
 
 
 def sharing_request(request: Request, pk: str) -> SharingRequest:
-    return by_id(_visible(selectors.sharing_requests(request.user), request.user), pk,
+    return by_id(visibility.sharing_requests(request.user), pk,
                  "sharing request")
 
 
 SharingRequestListBase = _list_view(
-    "SharingRequestListBase", SharingRequestSerializer, SharingQuery, selectors.sharing_requests,
+    "SharingRequestListBase", SharingRequestSerializer, SharingQuery, visibility.sharing_requests,
     {"state": "state", "resource": "resource__code", "requester": "requester__code",
      "escalated": "escalated"},
     {"created": "created", "due": "due", "state": "state"}, "sharing_requests_list",
@@ -559,12 +555,12 @@ SharingWithdrawView = _action(
 
 
 def agreement(request: Request, code: str) -> OperationAgreement:
-    return by_code(_visible(selectors.agreements(request.user), request.user), code,
+    return by_code(visibility.agreements(request.user), code,
                    "agreement")
 
 
 AgreementListBase = _list_view(
-    "AgreementListBase", AgreementSerializer, AgreementQuery, selectors.agreements,
+    "AgreementListBase", AgreementSerializer, AgreementQuery, visibility.agreements,
     {"state": "state", "operator": "operator__code"},
     {"created": "created", "code": "code", "term_end": "term_end"}, "agreements_list",
     "Operation agreements (授权运营协议) you are party to (all for regulators).")
@@ -629,11 +625,11 @@ AgreementTerminateView = _action(
 
 
 def grant(request: Request, pk: str) -> Grant:
-    return by_id(_visible(selectors.grants(request.user), request.user), pk, "grant")
+    return by_id(visibility.grants(request.user), pk, "grant")
 
 
 GrantListView = _list_view(
-    "GrantListView", GrantSerializer, GrantQuery, selectors.grants,
+    "GrantListView", GrantSerializer, GrantQuery, visibility.grants,
     {"state": "state", "grantee": "grantee__code", "resource": "resource__code"},
     {"created": "created", "valid_until": "valid_until"}, "grants_list",
     "Grants you hold or gave (all for the data authority and regulators).")
@@ -647,11 +643,6 @@ GrantRevokeView = _action(
     out=GrantSerializer, subject=grants.subject)
 
 
-def _deliveries(user: Any) -> QuerySet[Delivery]:
-    return Delivery.objects.filter(grant__in=selectors.grants(user)).select_related(
-        "grant__resource", "grant__grantee")
-
-
 def _of_grant(view: Any, found: QuerySet[Delivery]) -> QuerySet[Delivery]:
     if "pk" not in view.kwargs:
         return found
@@ -662,11 +653,11 @@ _DELIVERY_FILTERS = {"resource": "grant__resource__code", "grantee": "grant__gra
                      "disputed": "disputed"}
 _DELIVERY_ORDERS = {"delivered": "delivered", "rows": "rows", "created": "delivered"}
 DeliveryListView = _list_view(
-    "DeliveryListView", DeliverySerializer, DeliveryQuery, _deliveries, _DELIVERY_FILTERS,
-    _DELIVERY_ORDERS, "deliveries_list",
+    "DeliveryListView", DeliverySerializer, DeliveryQuery, visibility.deliveries,
+    _DELIVERY_FILTERS, _DELIVERY_ORDERS, "deliveries_list",
     "Deliveries (usage records) under grants you hold or gave.")
 GrantDeliveryListBase = _list_view(
-    "GrantDeliveryListBase", DeliverySerializer, DeliveryQuery, _deliveries,
+    "GrantDeliveryListBase", DeliverySerializer, DeliveryQuery, visibility.deliveries,
     _DELIVERY_FILTERS, _DELIVERY_ORDERS, "grants_deliveries_list",
     "The deliveries under one grant.", scoped=_of_grant)
 
@@ -718,11 +709,11 @@ class GrantDeliveryListView(GrantDeliveryListBase):  # type: ignore[valid-type,m
 
 
 def objection(request: Request, pk: str) -> Objection:
-    return by_id(_visible(selectors.objections(request.user), request.user), pk, "objection")
+    return by_id(visibility.objections(request.user), pk, "objection")
 
 
 ObjectionListBase = _list_view(
-    "ObjectionListBase", ObjectionSerializer, ObjectionQuery, selectors.objections,
+    "ObjectionListBase", ObjectionSerializer, ObjectionQuery, visibility.objections,
     {"state": "state", "ground": "ground", "resource": "resource__code",
      "escalated": "escalated"},
     {"created": "created", "accept_due": "accept_due", "state": "state"}, "objections_list",
@@ -831,11 +822,11 @@ ObjectionCloseView = _action(
 
 
 def order(request: Request, code: str) -> Order:
-    return by_code(_visible(selectors.orders(request.user), request.user), code, "order")
+    return by_code(visibility.orders(request.user), code, "order")
 
 
 OrderListBase = _list_view(
-    "OrderListBase", OrderSerializer, OrderQuery, selectors.orders,
+    "OrderListBase", OrderSerializer, OrderQuery, visibility.orders,
     {"state": "state", "buyer": "buyer__code", "seller": "seller__code",
      "product": "product__code"},
     {"created": "created", "amount": "amount", "state": "state"}, "orders_list",

@@ -11,7 +11,6 @@ from typing import IO, Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
-from audit import access
 from audit.bundle import FORMAT, write_bundle
 from audit.core import Report, verify
 from audit.models import Verification
@@ -29,6 +28,7 @@ from ledger.format import format_time
 from ledger.models import Checkpoint, Entry
 from operators import authz
 from operators.models import Kind, Participant
+from policy.visibility import PayloadPolicy
 
 AUDIT_KINDS = (Kind.AUDITOR, Kind.REGULATOR, Kind.AUTHORITY)
 
@@ -166,10 +166,11 @@ def export_bundle(target: str | os.PathLike[str] | IO[bytes], *, first: int | No
     end = _covering_end(span.last)
     readable = None
     if reader is not None:
+        policy = PayloadPolicy(reader)
+
         def readable(row: Any) -> bool:
-            return access.readable_by_participants(
-                [reader], actor=row.entry.actor, subject=row.entry.subject,
-                restricted=row.restricted)
+            return policy.readable(kind=row.entry.kind, actor=row.entry.actor,
+                                   subject=row.entry.subject, restricted=row.restricted)
     manifest = {
         "format": FORMAT, "ledger": services.origin(), "from": span.first, "to": end,
         "exported_at": format_time(datetime.now(UTC)),

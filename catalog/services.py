@@ -8,7 +8,6 @@ the payload of a ``catalog.resource.published`` entry.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -30,11 +29,15 @@ from catalog.models import (
     Sharing,
 )
 from crypto.sm3 import sm3_hex
-from kernel.errors import IllegalTransition, InvalidInput, NotPermitted
-from kernel.states import Machine
+from kernel.errors import InvalidInput, NotPermitted
+from kernel.money import Money, money_text
+from kernel.states import Machine, Transition
+from kernel.text import required_text
 from ledger import services as ledger
-from operators import authz
+from ledger.models import Entry
+from operators import authz, capabilities
 from operators.models import Kind, Participant
+from operators.transitions import Change, Recorded, lock, take
 
 RESOURCE_FIELDS = (
     "name", "name_en", "description", "grade", "sensitivity", "sharing", "sharing_basis",
@@ -43,16 +46,44 @@ RESOURCE_FIELDS = (
 ITEM_FIELDS = ("name", "standard_code", "authoritative", "data_type", "description",
                "sensitivity", "personal_information", "desensitisation")
 
-PRODUCT = Machine(
-    "product",
-    {
-        (ProductStatus.DRAFT, "submit"): ProductStatus.SUBMITTED,
-        (ProductStatus.REJECTED, "submit"): ProductStatus.SUBMITTED,
-        (ProductStatus.SUBMITTED, "list"): ProductStatus.LISTED,
-        (ProductStatus.SUBMITTED, "reject"): ProductStatus.REJECTED,
-        (ProductStatus.LISTED, "delist"): ProductStatus.DELISTED,
-    },
-)
+
+
+def _manager(user: Any, resource: DataResource) -> Participant:
+    """A member of the resource's provider who manages it."""
+    if user is None or not access.can_manage(user, resource):
+        raise NotPermitted(f"you do not manage resource {resource.code}")
+    return authz.acting_for(user, resource.provider, kinds=[Kind.PROVIDER])
+
+
+def _unchanged(resource: DataResource, actor: Any) -> str:
+    return resource.status
+
+
+RS = ResourceStatus
+RESOURCE: Machine[DataResource] = Machine("resource", [
+    Transition("publish", (RS.DRAFT, RS.WITHDRAWN), RS.PUBLISHED, _manager),
+    Transition("revise", (RS.DRAFT, RS.PUBLISHED), _unchanged, _manager),
+    Transition("withdraw", (RS.PUBLISHED,), RS.WITHDRAWN, _manager),
+], field="status")
+
+
+def _maker(user: Any, product: DataProduct) -> Participant:
+    return authz.acting_for(user, product.owner, kinds=capabilities.MARKET_KINDS)
+
+
+def _reviewer(user: Any, product: DataProduct) -> Participant:
+    return authz.acting_for(user, kinds=[Kind.AUTHORITY], roles=capabilities.REVIEW_ROLES)
+
+
+PS = ProductStatus
+PRODUCT: Machine[DataProduct] = Machine("product", [
+    Transition("submit", (PS.DRAFT, PS.REJECTED), PS.SUBMITTED, _maker),
+    Transition("list", (PS.SUBMITTED,), PS.LISTED, _reviewer),
+    Transition("reject", (PS.SUBMITTED,), PS.REJECTED, _reviewer),
+    Transition("delist", (PS.LISTED,), PS.DELISTED, _reviewer),
+], field="status")
+PRODUCT_KINDS = {"submit": "submitted", "list": "listed", "reject": "rejected",
+                 "delist": "delisted"}
 CERTIFICATE_KINDS = {"certification", "notarisation", "valuation"}
 
 
@@ -167,100 +198,84 @@ def create_resource(*, by: AbstractBaseUser, code: str, category: Category,
     return resource
 
 
-def _require_manager(by: AbstractBaseUser, resource: DataResource) -> Participant:
-    access.require_visible(by, resource)
-    if not access.can_manage(by, resource):
-        raise NotPermitted(f"you do not manage resource {resource.code}")
-    return authz.acting_for(by, resource.provider, kinds=[Kind.PROVIDER])
-
-
-def _publish(resource: DataResource, actor: Participant) -> DataResource:
+def _publication(resource: DataResource, actor: Any) -> Change:
+    """A new version: its document is the payload of ``catalog.resource.published``."""
+    _check_complete(resource)
     resource.version += 1
-    resource.status = ResourceStatus.PUBLISHED
-    resource.save()
-    content = versions.content(resource)
-    entry = ledger.record(
-        actor=actor.code, kind="catalog.resource.published",
-        subject=versions.subject(resource), payload=content,
-        restricted=resource.opening != Opening.OPEN,
-    )
-    versions.store(resource, content, entry)
-    return resource
+    return Change(restricted=resource.opening != Opening.OPEN)
+
+
+def _store_version(resource: DataResource, actor: Any, entry: Entry) -> None:
+    versions.store(resource, versions.content(resource), entry)
+
+
+RESOURCE_RECORDED: Recorded[DataResource] = Recorded(
+    kind=lambda action: "catalog.resource.withdrawn" if action == "withdraw"
+    else "catalog.resource.published",
+    subject=versions.subject,
+    payload=lambda r: versions.content(r) if r.status == ResourceStatus.PUBLISHED
+    else {"resource": r.code, "version": r.version},
+    related=("provider", "category"))
 
 
 def publish_resource(*, by: AbstractBaseUser, resource: DataResource) -> DataResource:
     """Publish a draft (version 1) or re-publish a withdrawn resource as a new version."""
-    actor = _require_manager(by, resource)
-    with transaction.atomic():
-        locked = DataResource.objects.select_for_update().get(pk=resource.pk)
-        if locked.status == ResourceStatus.PUBLISHED:
-            raise_state(locked, "publish", "it is already published; revise it instead")
-        _check_complete(locked)
-        return _publish(locked, actor)
+    access.require_visible(by, resource)
+    return take(RESOURCE, RESOURCE_RECORDED, resource, "publish", by=by, change=_publication,
+                after=_store_version)
+
+
+def _edit(resource: DataResource, fields: dict[str, Any],
+          items: Sequence[dict[str, Any]] | None) -> None:
+    for name, value in fields.items():
+        setattr(resource, name, value)
+    _check_complete(resource)
+    resource.save()
+    if items is not None:
+        _replace_items(resource, items)
 
 
 def revise_resource(*, by: AbstractBaseUser, resource: DataResource,
                     items: Sequence[dict[str, Any]] | None = None,
                     **fields: Any) -> DataResource:
-    """Edit a resource; a published one gets a new version (and entry) at once."""
-    actor = _require_manager(by, resource)
+    """Edit a resource; a published one gets a new version (and entry) at once, a draft
+    changes without one."""
+    access.require_visible(by, resource)
+    RESOURCE.permit(by, resource, "revise")
     _check_fields(fields)
+
+    def change(locked: DataResource, actor: Any) -> Change:
+        _edit(locked, fields, items)
+        return _publication(locked, actor)
+
     with transaction.atomic():
-        locked = DataResource.objects.select_for_update().get(pk=resource.pk)
-        if locked.status == ResourceStatus.WITHDRAWN:
-            raise_state(locked, "revise", "publish it again first")
-        for field, value in fields.items():
-            setattr(locked, field, value)
-        _check_complete(locked)
-        locked.save()
-        if items is not None:
-            _replace_items(locked, items)
+        locked = lock(resource, RESOURCE_RECORDED.related)
         if locked.status == ResourceStatus.PUBLISHED:
-            _publish(locked, actor)
+            return take(RESOURCE, RESOURCE_RECORDED, locked, "revise", by=by, change=change,
+                        after=_store_version)
+        RESOURCE.permit(by, locked, "revise")
+        _edit(locked, fields, items)
     return locked
 
 
 def withdraw_resource(*, by: AbstractBaseUser, resource: DataResource,
                       reason: str) -> DataResource:
-    actor = _require_manager(by, resource)
-    if not reason.strip():
-        raise InvalidInput("reason", "is required to withdraw a resource")
-    with transaction.atomic():
-        locked = DataResource.objects.select_for_update().get(pk=resource.pk)
-        if locked.status != ResourceStatus.PUBLISHED:
-            raise_state(locked, "withdraw", "only a published resource can be withdrawn")
-        locked.status = ResourceStatus.WITHDRAWN
-        locked.save(update_fields=["status", "updated"])
-        ledger.record(actor=actor.code, kind="catalog.resource.withdrawn",
-                      subject=versions.subject(locked),
-                      payload={"resource": locked.code, "version": locked.version,
-                               "reason": reason.strip()})
-    return locked
+    access.require_visible(by, resource)
 
+    def change(locked: DataResource, actor: Any) -> dict[str, Any]:
+        return {"reason": required_text("reason", reason, "withdraw a resource")}
 
-def raise_state(resource: DataResource, action: str, hint: str) -> None:
-    raise IllegalTransition(f"resource {resource.code} is {resource.status}: cannot {action}; "
-                            f"{hint}")
+    return take(RESOURCE, RESOURCE_RECORDED, resource, "withdraw", by=by, change=change)
 
 
 # --- products, listing (挂牌) and certificates ------------------------------------------
-
-
-def _price(value: Any) -> Decimal:
-    try:
-        price = Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        raise InvalidInput("price", "must be a decimal amount such as 1250.00") from None
-    if price < 0 or price.as_tuple().exponent < -2:  # type: ignore[operator]
-        raise InvalidInput("price", "must be >= 0 with at most two decimals")
-    return price.quantize(Decimal("0.01"))
 
 
 def _product_payload(product: DataProduct, **extra: Any) -> dict[str, Any]:
     return {
         "product": product.code, "owner": product.owner.code, "name": product.name,
         "resources": sorted(product.resources.values_list("code", flat=True)),
-        "price": str(product.price), "currency": product.currency,
+        "price": money_text(product.price), "currency": product.currency,
         "status": product.status, **extra,
     }
 
@@ -282,60 +297,57 @@ def create_product(*, by: AbstractBaseUser, code: str, name: str,
                    resources: Sequence[DataResource], price: Any, currency: str = "CNY",
                    description: str = "", owner: Participant | None = None) -> DataProduct:
     """A draft product of an admitted operator or merchant, on resources it was granted."""
-    maker = authz.acting_for(by, owner, kinds=[Kind.OPERATOR, Kind.MERCHANT])
+    maker = authz.acting_for(by, owner, kinds=capabilities.MARKET_KINDS)
     if not code.strip() or DataProduct.objects.filter(code=code).exists():
         raise InvalidInput("code", "is required and must be new")
     if not name.strip():
         raise InvalidInput("name", "is required")
     if not resources:
         raise InvalidInput("resources", "a product is built on at least one resource")
-    if len(currency) != 3 or not currency.isupper():
-        raise InvalidInput("currency", "must be an ISO 4217 code such as CNY")
+    price_of = Money.parse(price, currency, amount_field="price")
     for resource in resources:
         access.require_visible(by, resource)
     _check_granted(maker, resources)
     with transaction.atomic():
         product = DataProduct.objects.create(code=code.strip(), owner=maker, name=name.strip(),
-                                             description=description, price=_price(price),
-                                             currency=currency)
+                                             description=description, price=price_of.amount,
+                                             currency=price_of.currency)
         product.resources.set(resources)
     return product
+
+
+PRODUCT_RECORDED: Recorded[DataProduct] = Recorded(
+    kind=lambda action: f"catalog.product.{PRODUCT_KINDS[action]}",
+    subject=lambda p: product_subject(p), payload=lambda p: _product_payload(p),
+    related=("owner",))
 
 
 def submit_product(*, by: AbstractBaseUser, product: DataProduct) -> DataProduct:
     """Submit for compliance review by the data authority."""
     selectors.require_visible_product(by, product)
-    maker = authz.acting_for(by, product.owner, kinds=[Kind.OPERATOR, Kind.MERCHANT])
-    with transaction.atomic():
-        locked = DataProduct.objects.select_for_update().get(pk=product.pk)
-        locked.status = PRODUCT.check(locked.status, "submit")
+
+    def change(locked: DataProduct, maker: Participant) -> None:
         _check_granted(maker, list(locked.resources.all()))
         locked.review_reason = ""
-        locked.save(update_fields=["status", "review_reason", "updated"])
-        ledger.record(actor=maker.code, kind="catalog.product.submitted",
-                      subject=product_subject(locked), payload=_product_payload(locked))
-    return locked
+
+    return take(PRODUCT, PRODUCT_RECORDED, product, "submit", by=by, change=change)
 
 
 def review_product(*, by: AbstractBaseUser, product: DataProduct, action: str,
                    reason: str = "") -> DataProduct:
     """The data authority's compliance review: list, reject (reason) or delist (reason)."""
     selectors.require_visible_product(by, product)
-    authority = authz.acting_for(by, kinds=[Kind.AUTHORITY], roles=authz.REVIEW_ROLES)
     if action not in ("list", "reject", "delist"):
         raise InvalidInput("action", "must be list, reject or delist")
-    if action != "list" and not reason.strip():
-        raise InvalidInput("reason", f"is required to {action}")
-    with transaction.atomic():
-        locked = DataProduct.objects.select_for_update().get(pk=product.pk)
-        locked.status = PRODUCT.check(locked.status, action)
-        locked.review_reason = reason.strip()
-        locked.save(update_fields=["status", "review_reason", "updated"])
-        past = {"list": "listed", "reject": "rejected", "delist": "delisted"}[action]
-        ledger.record(actor=authority.code, kind=f"catalog.product.{past}",
-                      subject=product_subject(locked),
-                      payload=_product_payload(locked, reason=locked.review_reason))
-    return locked
+
+    def change(locked: DataProduct, authority: Participant) -> dict[str, Any]:
+        text = (reason or "").strip()
+        if action != "list":
+            text = required_text("reason", reason, action)
+        locked.review_reason = text
+        return {"reason": text}
+
+    return take(PRODUCT, PRODUCT_RECORDED, product, action, by=by, change=change)
 
 
 def attach_certificate(*, by: AbstractBaseUser, product: DataProduct, kind: str,

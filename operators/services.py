@@ -12,10 +12,10 @@ from django.db import transaction
 
 from crypto.sm3 import sm3_hex
 from kernel.errors import InvalidInput, NotPermitted
-from kernel.states import Machine
+from kernel.states import Machine, Transition
 from ledger import services as ledger
 from ledger.models import LedgerKey
-from operators import authz, uscc
+from operators import authz, capabilities, uscc
 from operators.models import (
     GOVERNMENT_KINDS,
     Kind,
@@ -26,18 +26,28 @@ from operators.models import (
     ServiceType,
     Status,
 )
+from operators.transitions import Recorded, take
 
-REGISTRATION = Machine(
-    "registration",
-    {
-        (Status.APPLIED, "start_review"): Status.UNDER_REVIEW,
-        (Status.UNDER_REVIEW, "admit"): Status.ADMITTED,
-        (Status.UNDER_REVIEW, "reject"): Status.REJECTED,
-        (Status.ADMITTED, "suspend"): Status.SUSPENDED,
-        (Status.SUSPENDED, "reinstate"): Status.ADMITTED,
-        (Status.SUSPENDED, "revoke"): Status.REVOKED,
-    },
-)
+
+def _reviewer(user: Any, participant: Participant) -> Participant:
+    """The data authority (its admin or reviewer) reviews companies' admission."""
+    if participant.is_government:
+        raise NotPermitted("government bodies do not go through admission")
+    return authz.acting_for(user, kinds=[Kind.AUTHORITY], roles=capabilities.REVIEW_ROLES)
+
+
+def _registration(action: str, sources: tuple[str, ...], target: str) -> Transition[Participant]:
+    return Transition(action, sources, target, _reviewer)
+
+
+REGISTRATION: Machine[Participant] = Machine("registration", [
+    _registration("start_review", (Status.APPLIED,), Status.UNDER_REVIEW),
+    _registration("admit", (Status.UNDER_REVIEW,), Status.ADMITTED),
+    _registration("reject", (Status.UNDER_REVIEW,), Status.REJECTED),
+    _registration("suspend", (Status.ADMITTED,), Status.SUSPENDED),
+    _registration("reinstate", (Status.SUSPENDED,), Status.ADMITTED),
+    _registration("revoke", (Status.SUSPENDED,), Status.REVOKED),
+], field="status")
 NEEDS_REASON = {"reject", "suspend", "revoke"}
 ENTRY_KIND = {
     "start_review": "operators.registration.review_started",
@@ -142,22 +152,21 @@ def apply_for_admission(*, code: str, name_zh: str, kind: str, name_en: str = ""
     return participant
 
 
+RECORDED: Recorded[Participant] = Recorded(
+    kind=ENTRY_KIND.__getitem__, subject=lambda p: subject(p), payload=lambda p: _payload(p))
+
+
 def review_registration(*, participant: Participant, action: str, by: AbstractBaseUser,
                         reason: str = "") -> Participant:
     """One step of the registration state machine, taken by the data authority."""
-    authority = authz.acting_for(by, kinds=[Kind.AUTHORITY], roles=authz.REVIEW_ROLES)
-    if action in NEEDS_REASON and not reason.strip():
-        raise InvalidInput("reason", f"is required to {action}")
-    with transaction.atomic():
-        locked = Participant.objects.select_for_update().get(pk=participant.pk)
-        if locked.is_government:
-            raise NotPermitted("government bodies do not go through admission")
-        locked.status = REGISTRATION.check(locked.status, action)
-        locked.status_reason = reason.strip()
-        locked.save(update_fields=["status", "status_reason", "updated"])
-        ledger.record(actor=authority.code, kind=ENTRY_KIND[action], subject=subject(locked),
-                      payload=_payload(locked, reason=locked.status_reason))
-    return locked
+
+    def change(locked: Participant, authority: Participant) -> dict[str, Any]:
+        if action in NEEDS_REASON and not (reason or "").strip():
+            raise InvalidInput("reason", f"is required to {action}")
+        locked.status_reason = (reason or "").strip()
+        return {"reason": locked.status_reason}
+
+    return take(REGISTRATION, RECORDED, participant, action, by=by, change=change)
 
 
 def _add_member(participant: Participant, user: AbstractBaseUser, role: str) -> Membership:

@@ -26,12 +26,12 @@ from contracts.models import Objection, SharingRequest
 from crypto.canonical import parse
 from kernel.errors import DomainError, InvalidInput
 from ledger import selectors as ledger
-from operators import authz
-from operators.models import Kind, Participant
+from operators import authz, capabilities
+from operators.models import Participant
 from portal.pages import run
 
-AUDIT_KINDS = (Kind.AUDITOR, Kind.REGULATOR, Kind.AUTHORITY)
-REGULATOR_KINDS = (Kind.REGULATOR, Kind.AUTHORITY)
+AUDIT_KINDS = capabilities.AUDIT_KINDS
+REGULATOR_KINDS = capabilities.REGULATOR_KINDS
 
 
 def _require(request: HttpRequest, kinds: Iterable[str], message: str) -> None:

@@ -32,18 +32,19 @@ from catalog.models import (
     ResourceStatus,
     Sharing,
 )
-from contracts import sharing
+from contracts.selectors import disputed_resources
 from kernel.errors import DomainError, InvalidInput
-from operators import authz
+from operators import authz, capabilities
 from operators.models import Kind
 from operators.selectors import participants
+from policy import visibility
 from portal.pages import (
     Action,
-    allowed,
+    Button,
+    buttons,
     dispatch,
     page_view,
     paginate,
-    pick,
     post_only,
     reason_field,
     run,
@@ -70,7 +71,7 @@ def resource_list(request: HttpRequest) -> HttpResponse:
         "section": "catalog", "page": page, "criteria": criteria, "query": query.urlencode(),
         "categories": selectors.categories(), "grades": Grade.choices,
         "sharings": Sharing.choices, "openings": Opening.choices,
-        "providers": participants(kind="provider"),
+        "providers": participants(visibility.participants(request.user), kind="provider"),
         "can_create": authz.has_kind(request.user, Kind.PROVIDER),
         "disputed": _disputed_codes([r.pk for r in page.object_list]),
     })
@@ -78,8 +79,6 @@ def resource_list(request: HttpRequest) -> HttpResponse:
 
 def _disputed_codes(resource_ids: list[int]) -> set[int]:
     """Which of these resources have an open objection (有异议)."""
-    from contracts.selectors import disputed_resources
-
     return set(disputed_resources().filter(pk__in=resource_ids).values_list("pk", flat=True))
 
 
@@ -91,21 +90,22 @@ def resource_detail(request: HttpRequest, code: str) -> HttpResponse:
     return render(request, "catalog/detail.html", {
         "section": "catalog", "resource": resource, "versions": history,
         "matches": {v.number: versions.matches_entry(v) for v in history},
-        "restricted_visible": access.sees_restricted(request.user, resource),
+        "restricted_visible": visibility.sees_restricted(request.user, resource),
         "can_manage": can_manage,
         "items": resource.items.all(),
         "checks": resource.quality_checks.all()[:5],
         "disputed": bool(_disputed_codes([resource.pk])),
         "actions": resource_actions(request, resource),
         "steps": timeline([versions.subject(resource)]),
-        "can_request": authz.has_kind(request.user, *sharing.REQUESTER_KINDS),
-        "objections": _objections_of(resource) if can_manage or authz.sees_everything(
-            request.user) else [],
+        "can_request": capabilities.has_kind(request.user, capabilities.REQUESTER_KINDS),
+        "objections": _objections_of(request, resource),
     })
 
 
-def _objections_of(resource: DataResource) -> list[Any]:
-    return list(resource.objections.order_by("-created")[:10])
+def _objections_of(request: HttpRequest, resource: DataResource) -> list[Any]:
+    """The objections about the resource that this user may see."""
+    return list(visibility.objections(request.user).filter(resource=resource)
+                .order_by("-created")[:10])
 
 
 # --- resource management (provider managers) ---------------------------------------------
@@ -255,17 +255,10 @@ def resource_act(request: HttpRequest, code: str) -> HttpResponse:
 
 
 def resource_actions(request: HttpRequest, resource: DataResource) -> list[Action]:
-    if not access.can_manage(request.user, resource):
-        return []
-    url = reverse("catalog:act", args=[resource.code])
-    actions = [
-        Action("publish", str(gettext_lazy("Publish")), url),
-        Action("withdraw", str(gettext_lazy("Withdraw")), url,
-               fields=[reason_field()], style="danger"),
-    ]
-    possible = {ResourceStatus.DRAFT: ["publish"], ResourceStatus.WITHDRAWN: ["publish"],
-                ResourceStatus.PUBLISHED: ["withdraw"]}[ResourceStatus(resource.status)]
-    return pick(actions, possible)
+    return buttons(request.user, resource, reverse("catalog:act", args=[resource.code]), {
+        "publish": Button(str(gettext_lazy("Publish"))),
+        "withdraw": Button(str(gettext_lazy("Withdraw")), [reason_field()], "danger"),
+    })
 
 
 class RuleForm(forms.Form):
@@ -348,30 +341,23 @@ def product_list(request: HttpRequest) -> HttpResponse:
     return render(request, "catalog/products.html", {
         "section": "market", "page": page, "query": rest, "statuses": ProductStatus.choices,
         "f": {"status": q.get("status", ""), "q": q.get("q", "")},
-        "can_create": authz.has_kind(request.user, Kind.OPERATOR, Kind.MERCHANT),
+        "can_create": capabilities.has_kind(request.user, capabilities.MARKET_KINDS),
     })
 
 
 PRODUCT_ACTIONS = {
-    "submit": (gettext_lazy("Submit for compliance review"), False, ""),
-    "list": (gettext_lazy("List (挂牌)"), False, ""),
-    "reject": (gettext_lazy("Reject"), True, "danger"),
-    "delist": (gettext_lazy("Delist"), True, "danger"),
+    "submit": Button(gettext_lazy("Submit for compliance review")),
+    "list": Button(gettext_lazy("List (挂牌)")),
+    "reject": Button(gettext_lazy("Reject"), [reason_field()], "danger"),
+    "delist": Button(gettext_lazy("Delist"), [reason_field()], "danger"),
 }
 
 
 def _product_actions(request: HttpRequest, product: DataProduct) -> list[Action]:
-    url = reverse("catalog:product-act", args=[product.code])
-    mine = authz.is_member(request.user, product.owner)
-    reviewer = authz.has_kind(request.user, Kind.AUTHORITY) and allowed(
-        lambda: authz.acting_for(request.user, kinds=[Kind.AUTHORITY],
-                                 roles=authz.REVIEW_ROLES))
-    actions = []
-    for name, (label, needs, style) in PRODUCT_ACTIONS.items():
-        if (name == "submit" and mine) or (name != "submit" and reviewer):
-            actions.append(Action(name, str(label), url, style=style,
-                                  fields=[reason_field()] if needs else []))
-    return pick(actions, services.PRODUCT.actions(product.status))
+    looks = {name: Button(str(look.label), look.fields, look.style)
+             for name, look in PRODUCT_ACTIONS.items()}
+    return buttons(request.user, product, reverse("catalog:product-act", args=[product.code]),
+                   looks)
 
 
 class CertificateForm(forms.Form):
@@ -384,9 +370,7 @@ class CertificateForm(forms.Form):
 @page_view
 def product_detail(request: HttpRequest, code: str) -> HttpResponse:
     product = selectors.product(request.user, code)
-    party = None
-    if authz.has_kind(request.user, Kind.THIRD_PARTY):
-        party = authz.participants_of(request.user).filter(kind=Kind.THIRD_PARTY).first()
+    party = capabilities.third_party(request.user)
     form = CertificateForm()
     if request.method == "POST" and party is not None:
         form = CertificateForm(request.POST, request.FILES)
@@ -398,8 +382,8 @@ def product_detail(request: HttpRequest, code: str) -> HttpResponse:
                     summary=form.cleaned_data["summary"]),
                     _("Certificate recorded on the ledger."), form):
                 return redirect("catalog:product", code)
-    buyer = authz.has_kind(request.user, Kind.OPERATOR, Kind.MERCHANT) and not authz.is_member(
-        request.user, product.owner)
+    buyer = capabilities.has_kind(request.user, capabilities.MARKET_KINDS) and not \
+        authz.is_member(request.user, product.owner)
     return render(request, "catalog/product.html", {
         "section": "market", "product": product,
         "resources": product.resources.select_related("provider"),
@@ -413,9 +397,9 @@ def product_detail(request: HttpRequest, code: str) -> HttpResponse:
 
 
 def _orders_of(request: HttpRequest, product: DataProduct) -> list[Any]:
-    if not (authz.is_member(request.user, product.owner) or authz.sees_everything(request.user)):
-        return []
-    return list(product.orders.select_related("buyer").order_by("-created")[:20])
+    """The orders of the product that this user may see."""
+    return list(visibility.orders(request.user).filter(product=product)
+                .order_by("-created")[:20])
 
 
 @login_required
@@ -450,13 +434,13 @@ class ProductForm(forms.Form):
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["resources"].queryset = access.visible(user).filter(
+        self.fields["resources"].queryset = visibility.resources(user).filter(
             status=ResourceStatus.PUBLISHED).order_by("code")
 
 
 @login_required
 def product_new(request: HttpRequest) -> HttpResponse:
-    if not authz.has_kind(request.user, Kind.OPERATOR, Kind.MERCHANT):
+    if not capabilities.has_kind(request.user, capabilities.MARKET_KINDS):
         raise PermissionDenied(_("Only authorised operators and data merchants make products."))
     form = ProductForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():

@@ -8,8 +8,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from operators import authz
-from operators.models import Kind
+from operators import authz, capabilities
 from portal import inbox
 
 
@@ -29,11 +28,11 @@ def portal(request: HttpRequest) -> dict[str, Any]:
         _link("catalog:products", _("Market"), "market"),
     ]
     roles = []
-    if kinds & {Kind.AUDITOR, Kind.AUTHORITY, Kind.REGULATOR}:
+    if kinds & capabilities.AUDIT_KINDS:
         roles.append(_link("audit:auditor", _("Audit"), "audit"))
-    if kinds & {Kind.REGULATOR, Kind.AUTHORITY}:
+    if kinds & capabilities.REGULATOR_KINDS:
         roles.append(_link("audit:regulator", _("Regulator"), "regulator"))
-    if kinds & {Kind.AUTHORITY, Kind.REGULATOR}:
+    if kinds & capabilities.DIRECTORY_NAV_KINDS:
         roles.append(_link("operators:list", _("Participants"), "participants"))
     participants = list(authz.participants_of(user))
     return {

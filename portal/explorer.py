@@ -14,7 +14,6 @@ from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
-from audit.access import readable_by_user
 from crypto.canonical import parse
 from crypto.errors import CryptoError
 from crypto.sm2 import PublicKey
@@ -24,6 +23,7 @@ from ledger import selectors
 from ledger.format import leaf_hash, statement_bytes
 from ledger.merkle import verify_consistency, verify_inclusion
 from ledger.models import Checkpoint, Entry, KeyUse, LedgerKey
+from policy.visibility import payload_access
 from portal.pages import int_or_none, page_view, paginate
 
 
@@ -65,8 +65,9 @@ def entry(request: HttpRequest, seq: int) -> HttpResponse:
     document = parse(found.data)
     stored = selectors.payload(seq)
     payload, restricted = stored if stored is not None else (None, False)
-    readable = stored is not None and readable_by_user(
-        request.user, actor=found.actor, subject=found.subject, restricted=restricted)
+    access = payload_access(request.user, kind=found.kind, actor=found.actor,
+                            subject=found.subject, restricted=restricted)
+    readable = stored is not None and access.readable
     payload_text = (json.dumps(payload, ensure_ascii=False, indent=2, default=str)
                     if readable else "")
     return render(request, "ledger/entry.html", {
@@ -74,6 +75,7 @@ def entry(request: HttpRequest, seq: int) -> HttpResponse:
         "statement": document["statement"],
         "key": LedgerKey.objects.filter(key_id=found.key_id).first(),
         "has_payload": stored is not None, "restricted": restricted, "readable": readable,
+        "withheld": access.reason,
         "payload": payload, "payload_text": payload_text,
         "previous": found.seq - 1 if found.seq > 0 else None,
         "next": found.seq + 1 if found.seq + 1 < selectors.size() else None,

@@ -1,9 +1,9 @@
 """What every portal view shares: domain errors to messages and form errors, 404s for
 invisible objects, the actions a user may take on an object, pagination and timelines.
 
-Views parse input, call one service and render; the rules stay in the services. An
-action button is shown only when the state machine allows the action in the object's
-state and the user's permission check passes, but the service checks both again.
+Views parse input, call one service and render; the rules stay in the services. The
+buttons of a detail page are ``policy.actions.available_actions``: the state machine's
+table, whose guards the service applies too.
 """
 
 from __future__ import annotations
@@ -16,12 +16,13 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.core.paginator import Page, Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 
-from kernel.errors import DomainError, InvalidInput, NotFound, NotPermitted
+from kernel.errors import DomainError, InvalidInput, NotFound
 from ledger.models import Entry, LedgerKey
+from policy.actions import available_actions
 
 View = Callable[..., HttpResponse]
 
@@ -43,8 +44,6 @@ def post_only(view: View) -> View:
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if request.method != "POST":
-            from django.http import HttpResponseNotAllowed
-
             return HttpResponseNotAllowed(["POST"])
         return view(request, *args, **kwargs)
 
@@ -79,15 +78,6 @@ def run(request: HttpRequest, call: Callable[[], Any], done: str,
     return result if result is not None else True
 
 
-def allowed(check: Callable[[], Any]) -> bool:
-    """Would this permission check pass? (It raises NotPermitted when not.)"""
-    try:
-        check()
-    except (NotPermitted, NotFound, InvalidInput):
-        return False
-    return True
-
-
 @dataclass(frozen=True)
 class Field:
     """An input of an action's small form: ``widget`` is textarea, text or file."""
@@ -118,10 +108,20 @@ def reason_field(label: str | None = None, required: bool = True) -> Field:
     return Field("reason", label or _("Reason"), required)
 
 
-def pick(actions: Iterable[Action], machine_actions: Iterable[str]) -> list[Action]:
-    """The actions the state machine allows in the current state, in display order."""
-    allowed_names = set(machine_actions)
-    return [a for a in actions if a.name in allowed_names]
+@dataclass(frozen=True)
+class Button:
+    """How an action of a state machine looks on its detail page."""
+
+    label: str
+    fields: Sequence[Field] = field(default=())
+    style: str = ""
+
+
+def buttons(user: Any, obj: Any, url: str, looks: dict[str, Button]) -> list[Action]:
+    """The object's buttons: exactly the actions ``policy.actions.available_actions``
+    allows this user now (what the service would accept), in the table's order."""
+    return [Action(name, looks[name].label, url, looks[name].fields, looks[name].style)
+            for name in available_actions(user, obj) if name in looks]
 
 
 def dispatch(request: HttpRequest, handlers: dict[str, Callable[[], Any]],

@@ -3,14 +3,12 @@ the admission application (数商入场登记) and the data authority's review."
 
 from __future__ import annotations
 
-from typing import Any
-
 from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model, login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.password_validation import validate_password
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
@@ -20,31 +18,44 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from ledger.models import Entry, LedgerKey
-from operators import authz, selectors, services
-from operators.models import GOVERNMENT_KINDS, Kind, MerchantType, Role, ServiceType, Status
-from portal.pages import Action, dispatch, page_view, paginate, pick, post_only, reason_field, run
+from operators import authz, capabilities, selectors, services
+from operators.models import (
+    GOVERNMENT_KINDS,
+    Kind,
+    MerchantType,
+    Participant,
+    Role,
+    ServiceType,
+    Status,
+)
+from policy import visibility
+from portal.pages import (
+    Action,
+    Button,
+    buttons,
+    dispatch,
+    page_view,
+    paginate,
+    post_only,
+    reason_field,
+    run,
+)
 
-DIRECTORY_KINDS = (Kind.AUTHORITY, Kind.REGULATOR, Kind.AUDITOR)
 
-
-def _directory_reader(request: HttpRequest) -> None:
-    if not authz.has_kind(request.user, *DIRECTORY_KINDS):
-        raise PermissionDenied(_("The directory is for the data authority, regulators and "
-                                 "auditors."))
-
-
-@login_required
 def participant_list(request: HttpRequest) -> HttpResponse:
-    _directory_reader(request)
+    """The directory: the participants this reader may see (``policy.visibility``), as the
+    API lists them."""
     q = request.GET
-    found = selectors.participants(kind=q.get("kind") or None, status=q.get("status") or None,
+    found = selectors.participants(visibility.participants(request.user),
+                                   kind=q.get("kind") or None, status=q.get("status") or None,
                                    text=q.get("q", "").strip() or None)
     page, rest = paginate(request, found, 25)
     return render(request, "operators/list.html", {
         "section": "participants", "page": page, "query": rest,
         "kinds": Kind.choices, "statuses": Status.choices,
         "f": {"kind": q.get("kind", ""), "status": q.get("status", ""), "q": q.get("q", "")},
-        "awaiting": selectors.awaiting_review().count(),
+        "awaiting": selectors.awaiting_review().count() if capabilities.oversees(
+            request.user) else 0,
     })
 
 
@@ -58,23 +69,22 @@ REVIEW_LABELS = {
 }
 
 
-def _review_actions(request: HttpRequest, participant: Any) -> list[Action]:
-    from contracts.common import reviewing_authority
+def _review_actions(request: HttpRequest, participant: Participant) -> list[Action]:
+    looks = {name: Button(str(label), [reason_field()] if needs else [], style)
+             for name, (label, needs, style) in REVIEW_LABELS.items()}
+    return buttons(request.user, participant,
+                   reverse("operators:review", args=[participant.code]), looks)
 
-    if participant.is_government or reviewing_authority(request.user) is None:
-        return []
-    url = reverse("operators:review", args=[participant.code])
-    actions = [
-        Action(name, str(label), url,
-               fields=[reason_field()] if needs else [], style=style)
-        for name, (label, needs, style) in REVIEW_LABELS.items()
-    ]
-    return pick(actions, services.REGISTRATION.actions(participant.status))
+
+def _participant(request: HttpRequest, code: str) -> Participant:
+    """The participant named in the URL, if this reader may see it (404 otherwise)."""
+    return visibility.one(request.user, Participant, "participant",
+                          code=code.upper())
 
 
 @page_view
 def participant_detail(request: HttpRequest, code: str) -> HttpResponse:
-    participant = selectors.participant(code)
+    participant = _participant(request, code)
     subject = services.subject(participant)
     history = Entry.objects.filter(Q(actor=participant.code) | Q(subject=subject))
     page, rest = paginate(request, history.order_by("-seq").only(
@@ -82,11 +92,12 @@ def participant_detail(request: HttpRequest, code: str) -> HttpResponse:
     is_admin = authz.is_member(request.user, participant, [Role.ADMIN])
     return render(request, "operators/detail.html", {
         "section": "participants", "participant": participant,
-        "contacts": selectors.sees_contacts(request.user, participant),
+        "contacts": visibility.sees_contacts(request.user, participant),
+        "status_reason": visibility.sees_status_reason(request.user, participant),
         "keys": LedgerKey.objects.filter(owner=participant.code).order_by("-valid_from"),
         "page": page, "query": rest, "is_admin": is_admin,
         "members": participant.memberships.select_related("user") if is_admin or
-        selectors.sees_contacts(request.user, participant) else [],
+        visibility.sees_contacts(request.user, participant) else [],
         "actions": _review_actions(request, participant),
         "key_form": KeyUploadForm(),
     })
@@ -96,7 +107,7 @@ def participant_detail(request: HttpRequest, code: str) -> HttpResponse:
 @post_only
 @page_view
 def participant_review(request: HttpRequest, code: str) -> HttpResponse:
-    participant = selectors.participant(code)
+    participant = _participant(request, code)
     reason = request.POST.get("reason", "")
     handlers = {
         name: (lambda name=name: services.review_registration(
@@ -120,7 +131,7 @@ class KeyUploadForm(forms.Form):
 @post_only
 @page_view
 def participant_keys(request: HttpRequest, code: str) -> HttpResponse:
-    participant = selectors.participant(code)
+    participant = _participant(request, code)
     if request.POST.get("action") == "upload":
         form = KeyUploadForm(request.POST)
         if form.is_valid():

@@ -1,13 +1,13 @@
 """Workflow pages: sharing requests, agreements, grants and deliveries, objections, orders.
 
-Each detail page shows the object's facts, the actions this user may take now (the state
-machine's actions in its state, filtered by the same permission checks the services
-make) and its timeline of ledger entries. Every POST goes to one service function.
+Each detail page shows the object's facts, the actions this user may take now
+(``policy.actions.available_actions``: the state machine's table, which the service applies
+too) and its timeline of ledger entries. What a user may see comes from
+``policy.visibility``. Every POST goes to one service function.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from django import forms
@@ -22,19 +22,21 @@ from django.utils.translation import gettext_lazy
 from catalog import access
 from catalog import selectors as catalog
 from catalog.models import DataResource, Desensitisation, ProductStatus, ResourceStatus
-from contracts import agreements, common, grants, objections, orders, selectors, services, sharing
+from contracts import agreements, common, deadlines, grants, objections, orders, services, sharing
 from contracts.models import Grant, Objection, OperationAgreement, Order, SharingRequest
 from kernel.errors import NotFound
-from operators import authz
+from kernel.money import money_text
+from operators import authz, capabilities
 from operators.models import Kind, Participant
+from policy import visibility
 from portal.pages import (
     Action,
+    Button,
     Field,
-    allowed,
+    buttons,
     dispatch,
     page_view,
     paginate,
-    pick,
     post_only,
     reason_field,
     run,
@@ -61,18 +63,15 @@ def _get(query: Any, what: str, **lookup: Any) -> Any:
     return found
 
 
-def _may(check: Callable[[], Any]) -> bool:
-    return allowed(check)
-
-
 # --- sharing requests ---------------------------------------------------------------------
 
 
 @login_required
 def request_list(request: HttpRequest) -> HttpResponse:
-    query = selectors.sharing_requests(request.user).order_by("-created")
+    query = visibility.sharing_requests(request.user).order_by("-created")
     return _list(request, query, SharingRequest.State.choices, "contracts/requests.html",
-                 "requests", can_request=authz.has_kind(request.user, *sharing.REQUESTER_KINDS))
+                 "requests",
+                 can_request=capabilities.has_kind(request.user, capabilities.REQUESTER_KINDS))
 
 
 class SharingRequestForm(forms.Form):
@@ -92,7 +91,7 @@ class SharingRequestForm(forms.Form):
     def __init__(self, *args: Any, user: Any, resource: DataResource | None,
                  **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["resource"].queryset = access.visible(user).filter(
+        self.fields["resource"].queryset = visibility.resources(user).filter(
             status=ResourceStatus.PUBLISHED).exclude(
             provider__in=authz.participants_of(user)).order_by("code")
         if resource is not None:
@@ -105,12 +104,12 @@ def _resource_param(request: HttpRequest) -> DataResource | None:
     code = request.POST.get("resource") or request.GET.get("resource")
     if not code:
         return None
-    return access.visible(request.user).filter(code=code).first()
+    return visibility.resources(request.user).filter(code=code).first()
 
 
 @login_required
 def request_new(request: HttpRequest) -> HttpResponse:
-    if not authz.has_kind(request.user, *sharing.REQUESTER_KINDS):
+    if not capabilities.has_kind(request.user, capabilities.REQUESTER_KINDS):
         raise PermissionDenied(_("Departments and authorised operators request sharing."))
     resource = _resource_param(request)
     initial = {"resource": resource.code} if resource else {}
@@ -130,33 +129,24 @@ def request_new(request: HttpRequest) -> HttpResponse:
 
 
 def _request_actions(request: HttpRequest, obj: SharingRequest) -> list[Action]:
-    url = reverse("contracts:request-act", args=[obj.pk])
-    user = request.user
-    decide = _may(lambda: sharing._decider(user, obj))
-    actions = []
-    if decide:
-        actions += [
-            Action("approve", _("Approve"), url,
-                   fields=[Field("conditions", _("Conditions (optional)"), required=False)]),
-            Action("refuse", _("Refuse"), url, fields=[reason_field()], style="danger"),
-        ]
-    if common.member_of(user, obj.requester):
-        actions.append(Action("withdraw", _("Withdraw request"), url,
-                              fields=[reason_field(required=False)], style="danger"))
-    return pick(actions, sharing.SHARING.actions(obj.state))
+    return buttons(request.user, obj, reverse("contracts:request-act", args=[obj.pk]), {
+        "approve": Button(_("Approve"), [Field("conditions", _("Conditions (optional)"),
+                                               required=False)]),
+        "refuse": Button(_("Refuse"), [reason_field()], "danger"),
+        "withdraw": Button(_("Withdraw request"), [reason_field(required=False)], "danger"),
+    })
 
 
 @login_required
 @page_view
 def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    obj = _get(selectors.sharing_requests(request.user), "sharing request", pk=pk)
+    obj = _get(visibility.sharing_requests(request.user), "sharing request", pk=pk)
     grant = Grant.objects.filter(sharing_request=obj).first()
     subjects = [sharing.subject(obj)] + ([grants.subject(grant)] if grant else [])
     return render(request, "contracts/request_detail.html", {
         "section": "requests", "obj": obj, "grant": grant, "items": obj.items.all(),
         "actions": _request_actions(request, obj), "steps": timeline(subjects),
-        "overdue": obj.state == SharingRequest.State.PENDING and obj.due and
-        obj.due < common.now(),
+        "overdue": deadlines.request_overdue(obj, common.now()),
     })
 
 
@@ -164,7 +154,7 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @post_only
 @page_view
 def request_act(request: HttpRequest, pk: int) -> HttpResponse:
-    obj = _get(selectors.sharing_requests(request.user), "sharing request", pk=pk)
+    obj = _get(visibility.sharing_requests(request.user), "sharing request", pk=pk)
     p, user = request.POST, request.user
     handlers = {
         "approve": lambda: services.approve_request(by=user, request=obj,
@@ -184,10 +174,10 @@ def request_act(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def agreement_list(request: HttpRequest) -> HttpResponse:
-    query = selectors.agreements(request.user).order_by("-created")
+    query = visibility.agreements(request.user).order_by("-created")
     return _list(request, query, OperationAgreement.State.choices,
                  "contracts/agreements.html", "agreements",
-                 can_create=common.reviewing_authority(request.user) is not None)
+                 can_create=capabilities.reviewing_authority(request.user) is not None)
 
 
 class AgreementForm(forms.Form):
@@ -217,7 +207,7 @@ class AgreementForm(forms.Form):
 
 @login_required
 def agreement_new(request: HttpRequest) -> HttpResponse:
-    if common.reviewing_authority(request.user) is None:
+    if capabilities.reviewing_authority(request.user) is None:
         raise PermissionDenied(_("The data authority drafts agreements."))
     form = AgreementForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -232,31 +222,20 @@ def agreement_new(request: HttpRequest) -> HttpResponse:
 
 
 def _agreement_actions(request: HttpRequest, obj: OperationAgreement) -> list[Action]:
-    url = reverse("contracts:agreement-act", args=[obj.code])
-    user = request.user
-    actions: list[Action] = []
-    signer = None
-    if _may(lambda: agreements._signer(user, obj)):
-        party, side = agreements._signer(user, obj)
-        if getattr(obj, f"{side}_signed_seq") is None:
-            signer = side
-    if signer:
-        label = (_("Sign as the data authority") if signer == "authority"
-                 else _("Sign as the operator"))
-        actions.append(Action("sign", label, url))
-    if _may(lambda: agreements._authority_of(user, obj)):
-        actions += [
-            Action("suspend", _("Suspend"), url, fields=[reason_field()], style="danger"),
-            Action("resume", _("Resume"), url, fields=[reason_field(required=False)]),
-            Action("terminate", _("Terminate"), url, fields=[reason_field()], style="danger"),
-        ]
-    return pick(actions, agreements.AGREEMENT.actions(obj.state))
+    sign = (_("Sign as the data authority") if capabilities.reviews_for(
+        request.user, obj.authority) else _("Sign as the operator"))
+    return buttons(request.user, obj, reverse("contracts:agreement-act", args=[obj.code]), {
+        "sign": Button(sign),
+        "suspend": Button(_("Suspend"), [reason_field()], "danger"),
+        "resume": Button(_("Resume"), [reason_field(required=False)]),
+        "terminate": Button(_("Terminate"), [reason_field()], "danger"),
+    })
 
 
 @login_required
 @page_view
 def agreement_detail(request: HttpRequest, code: str) -> HttpResponse:
-    obj = _get(selectors.agreements(request.user), "agreement", code=code)
+    obj = _get(visibility.agreements(request.user), "agreement", code=code)
     held = obj.grants.select_related("resource", "grantee").order_by("pk")
     subjects = [agreements.subject(obj)] + [grants.subject(g) for g in held]
     return render(request, "contracts/agreement_detail.html", {
@@ -271,7 +250,7 @@ def agreement_detail(request: HttpRequest, code: str) -> HttpResponse:
 @post_only
 @page_view
 def agreement_act(request: HttpRequest, code: str) -> HttpResponse:
-    obj = _get(selectors.agreements(request.user), "agreement", code=code)
+    obj = _get(visibility.agreements(request.user), "agreement", code=code)
     reason, user = request.POST.get("reason", ""), request.user
     handlers = {
         "sign": lambda: services.sign_agreement(by=user, agreement=obj),
@@ -290,7 +269,7 @@ def agreement_act(request: HttpRequest, code: str) -> HttpResponse:
 
 @login_required
 def grant_list(request: HttpRequest) -> HttpResponse:
-    query = selectors.grants(request.user).order_by("-created")
+    query = visibility.grants(request.user).order_by("-created")
     return _list(request, query, Grant.State.choices, "contracts/grants.html", "requests")
 
 
@@ -317,15 +296,12 @@ class DeliveryForm(forms.Form):
 
 
 def _grant_actions(request: HttpRequest, grant: Grant) -> list[Action]:
-    if not _may(lambda: grants._revoker(request.user, grant)):
-        return []
-    url = reverse("contracts:grant-act", args=[grant.pk])
-    return pick([Action("revoke", _("Revoke grant"), url, fields=[reason_field()],
-                        style="danger")], grants.GRANT.actions(grant.state))
+    return buttons(request.user, grant, reverse("contracts:grant-act", args=[grant.pk]), {
+        "revoke": Button(_("Revoke grant"), [reason_field()], "danger")})
 
 
 def _delivers(request: HttpRequest, grant: Grant) -> bool:
-    return bool(common.member_of(request.user, grant.resource.provider)
+    return bool(capabilities.acts_for(request.user, grant.resource.provider)
                 and access.can_manage(request.user, grant.resource)
                 and grant.state == Grant.State.ACTIVE)
 
@@ -333,7 +309,7 @@ def _delivers(request: HttpRequest, grant: Grant) -> bool:
 @login_required
 @page_view
 def grant_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    grant = _get(selectors.grants(request.user), "grant", pk=pk)
+    grant = _get(visibility.grants(request.user), "grant", pk=pk)
     form = DeliveryForm(grant=grant)
     if request.method == "POST":
         form = DeliveryForm(request.POST, request.FILES, grant=grant)
@@ -352,8 +328,7 @@ def grant_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "deliveries": grant.deliveries.all(), "form": form,
         "delivers": _delivers(request, grant), "actions": _grant_actions(request, grant),
         "steps": timeline(_grant_subjects(grant)),
-        "near_expiry": grant.state == Grant.State.ACTIVE and (
-            grant.valid_until - common.now()).days < 3,
+        "near_expiry": deadlines.grant_near_expiry(grant, common.now()),
     })
 
 
@@ -368,7 +343,7 @@ def _grant_subjects(grant: Grant) -> list[str]:
 @post_only
 @page_view
 def grant_act(request: HttpRequest, pk: int) -> HttpResponse:
-    grant = _get(selectors.grants(request.user), "grant", pk=pk)
+    grant = _get(visibility.grants(request.user), "grant", pk=pk)
     handlers = {"revoke": lambda: services.revoke_grant(by=request.user, grant=grant,
                                                         reason=request.POST.get("reason", ""))}
     return dispatch(request, handlers, {"revoke": _("Grant revoked; its permission is gone.")},
@@ -380,7 +355,7 @@ def grant_act(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def objection_list(request: HttpRequest) -> HttpResponse:
-    query = selectors.objections(request.user).order_by("-created")
+    query = visibility.objections(request.user).order_by("-created")
     return _list(request, query, Objection.State.choices, "contracts/objections.html",
                  "objections")
 
@@ -397,7 +372,7 @@ class ObjectionForm(forms.Form):
     def __init__(self, *args: Any, user: Any, resource: DataResource | None,
                  **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["resource"].queryset = access.visible(user).filter(
+        self.fields["resource"].queryset = visibility.resources(user).filter(
             status=ResourceStatus.PUBLISHED).order_by("code")
         if resource is not None:
             self.fields["grant"].queryset = Grant.objects.filter(
@@ -441,36 +416,24 @@ OBJECTION_ACTIONS: list[tuple[str, Any, str, list[tuple[str, Any]]]] = [
 
 
 def _objection_actions(request: HttpRequest, obj: Objection) -> list[Action]:
-    user = request.user
-    url = reverse("contracts:objection-act", args=[obj.pk])
-    who = {
-        "handler": _may(lambda: objections._handler(user, obj)),
-        "authority": _may(lambda: objections._authority(user, obj)),
-        "filer": _may(lambda: objections._filer(user, obj)),
-    }
-    role = {"appeal": "filer", "close": "authority"}
-    actions = []
-    for name, label, style, fields in OBJECTION_ACTIONS:
-        if name == "appeal" and (obj.appealed or (obj.appeal_until and
-                                                  obj.appeal_until < common.now())):
-            continue
-        if who[role.get(name, "handler")]:
-            actions.append(Action(name, str(label), url, style=style,
-                                  fields=[Field(f, str(lab)) for f, lab in fields]))
-    return pick(actions, objections.OBJECTION.actions(obj.state))
+    looks = {name: Button(str(label), [Field(f, str(lab)) for f, lab in fields], style)
+             for name, label, style, fields in OBJECTION_ACTIONS}
+    return buttons(request.user, obj, reverse("contracts:objection-act", args=[obj.pk]),
+                   looks)
 
 
 @login_required
 @page_view
 def objection_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    obj = _get(selectors.objections(request.user), "objection", pk=pk)
+    obj = _get(visibility.objections(request.user), "objection", pk=pk)
     now = common.now()
     return render(request, "contracts/objection_detail.html", {
         "section": "objections", "obj": obj, "actions": _objection_actions(request, obj),
         "steps": timeline([objections.subject(obj)]),
-        "accept_overdue": obj.state == Objection.State.FILED and obj.accept_due < now,
-        "resolve_overdue": obj.state in (Objection.State.ACCEPTED, Objection.State.VERIFYING)
-        and obj.resolve_due is not None and obj.resolve_due < now,
+        "accept_overdue": obj.state == Objection.State.FILED
+        and deadlines.objection_overdue(obj, now),
+        "resolve_overdue": obj.state != Objection.State.FILED
+        and deadlines.objection_overdue(obj, now),
     })
 
 
@@ -478,7 +441,7 @@ def objection_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @post_only
 @page_view
 def objection_act(request: HttpRequest, pk: int) -> HttpResponse:
-    obj = _get(selectors.objections(request.user), "objection", pk=pk)
+    obj = _get(visibility.objections(request.user), "objection", pk=pk)
     p, user = request.POST, request.user
     handlers = {
         "accept": lambda: services.accept_objection(by=user, objection=obj),
@@ -507,22 +470,9 @@ def objection_act(request: HttpRequest, pk: int) -> HttpResponse:
 # --- orders ---------------------------------------------------------------------------------
 
 
-def _orders_for(user: Any) -> Any:
-    """The orders ``user`` sees, and for an admitted notarisation service (数据公证) also
-    the contracted orders it may notarise."""
-    seen = selectors.orders(user)
-    notary = authz.participants_of(user).filter(
-        kind=Kind.THIRD_PARTY, service_type="notarisation", status="admitted").exists()
-    if notary:
-        contracted = Order.objects.filter(state=Order.State.CONTRACTED,
-                                          notarised_seq__isnull=True)
-        seen = seen | contracted.select_related("product", "buyer", "seller")
-    return seen.distinct()
-
-
 @login_required
 def order_list(request: HttpRequest) -> HttpResponse:
-    query = _orders_for(request.user).order_by("-created")
+    query = visibility.orders(request.user).order_by("-created")
     return _list(request, query, Order.State.choices, "contracts/orders.html", "market")
 
 
@@ -542,44 +492,27 @@ def order_new(request: HttpRequest) -> HttpResponse:
 
 
 def _order_actions(request: HttpRequest, order: Order) -> list[Action]:
-    user = request.user
-    url = reverse("contracts:order-act", args=[order.code])
-    buyer = common.member_of(user, order.buyer) is not None
-    seller = common.member_of(user, order.seller) is not None
-    signed = (buyer and order.buyer_signed_seq is None) or (
-        seller and order.seller_signed_seq is None)
-    actions: list[Action] = []
-    if signed:
-        actions.append(Action("sign", _("Sign the contract"), url))
-    if order.notarised_seq is None and _may(lambda: orders._notary(user, order)):
-        actions.append(Action("notarise", _("Notarise the contract"), url, fields=[
-            Field("document", _("Notarial certificate (optional)"), False, "file")]))
-    if seller:
-        actions.append(Action("deliver", _("Deliver"), url, fields=[
+    return buttons(request.user, order, reverse("contracts:order-act", args=[order.code]), {
+        "sign": Button(_("Sign the contract")),
+        "notarise": Button(_("Notarise the contract"), [
+            Field("document", _("Notarial certificate (optional)"), False, "file")]),
+        "deliver": Button(_("Deliver"), [
             Field("data", _("Delivered file"), False, "file"),
-            Field("digest", _("…or its SM3 digest"), False, "text")]))
-    if buyer:
-        actions += [Action("accept", _("Accept delivery"), url),
-                    Action("dispute", _("Dispute delivery"), url, fields=[reason_field()],
-                           style="danger")]
-    if _may(lambda: orders._settler(user, order)):
-        actions.append(Action("settle", _("Record settlement"), url, fields=[
-            Field("amount", _("Amount"), True, "text", str(order.amount)),
-            Field("currency", _("Currency"), True, "text", order.currency)]))
-    if buyer or seller:
-        actions += [Action("close", _("Close"), url),
-                    Action("cancel", _("Cancel order"), url, fields=[reason_field()],
-                           style="danger")]
-    possible = set(orders.ORDER.actions(order.state))
-    if "countersign" in possible:
-        possible.add("sign")
-    return pick(actions, possible)
+            Field("digest", _("…or its SM3 digest"), False, "text")]),
+        "accept": Button(_("Accept delivery")),
+        "dispute": Button(_("Dispute delivery"), [reason_field()], "danger"),
+        "settle": Button(_("Record settlement"), [
+            Field("amount", _("Amount"), True, "text", money_text(order.amount)),
+            Field("currency", _("Currency"), True, "text", order.currency)]),
+        "close": Button(_("Close")),
+        "cancel": Button(_("Cancel order"), [reason_field()], "danger"),
+    })
 
 
 @login_required
 @page_view
 def order_detail(request: HttpRequest, code: str) -> HttpResponse:
-    order = _get(_orders_for(request.user), "order", code=code)
+    order = _get(visibility.orders(request.user), "order", code=code)
     return render(request, "contracts/order_detail.html", {
         "section": "market", "order": order, "contract_sm3": orders.contract_sm3(order),
         "actions": _order_actions(request, order), "steps": timeline([orders.subject(order)]),
@@ -590,7 +523,7 @@ def order_detail(request: HttpRequest, code: str) -> HttpResponse:
 @post_only
 @page_view
 def order_act(request: HttpRequest, code: str) -> HttpResponse:
-    order = _get(_orders_for(request.user), "order", code=code)
+    order = _get(visibility.orders(request.user), "order", code=code)
     p, user = request.POST, request.user
 
     def upload(name: str) -> bytes | None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from api.catalogue import serializers as s
 from django.db.models import Q, QuerySet
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework.parsers import MultiPartParser
@@ -22,6 +21,7 @@ from api.base import (
     latest_entry,
     written,
 )
+from api.catalogue import serializers as s
 from api.participants import ReasonSerializer
 from catalog import selectors, services
 from catalog.models import Certificate, DataProduct, ProductStatus

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from api.catalogue import serializers as s
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework.parsers import MultiPartParser
@@ -21,9 +20,9 @@ from api.base import (
     latest_entry,
     written,
 )
+from api.catalogue import serializers as s
 from api.participants import ReasonSerializer
-from audit.access import readable_by_user
-from catalog import access, quality, selectors, services, versions
+from catalog import quality, selectors, services, versions
 from catalog.models import (
     Category,
     DataItem,
@@ -39,6 +38,7 @@ from kernel.drf import Pagination
 from kernel.errors import NotFound
 from ledger import selectors as ledger_selectors
 from ledger.models import Entry
+from policy import visibility
 
 MAX_VERSION = 2**31 - 1
 
@@ -234,11 +234,12 @@ class VersionListView(ApiListView):
 
 
 def _shows_content(request: Request, resource: DataResource, entry: Entry | None) -> bool:
-    if access.sees_restricted(request.user, resource):
+    if visibility.sees_restricted(request.user, resource):
         return True
     found = ledger_selectors.payload(entry.seq) if entry is not None else None
-    return entry is not None and found is not None and readable_by_user(
-        request.user, actor=entry.actor, subject=entry.subject, restricted=found[1])
+    return entry is not None and found is not None and visibility.payload_access(
+        request.user, kind=entry.kind, actor=entry.actor, subject=entry.subject,
+        restricted=found[1]).readable
 
 
 class VersionDetailView(ApiView):
@@ -299,7 +300,7 @@ class ItemListView(ApiListView):
 
     def get_queryset(self) -> QuerySet[DataItem]:
         resource = resource_of(self.request, self.kwargs["code"])
-        self.restricted = not access.sees_restricted(self.request.user, resource)
+        self.restricted = not visibility.sees_restricted(self.request.user, resource)
         query = self.query()
         items = resource.items.all()
         if query.get("q"):

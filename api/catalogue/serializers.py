@@ -10,7 +10,7 @@ from typing import Any
 from rest_framework import serializers
 
 from api.base import EntryRefSerializer
-from catalog import access, selectors
+from catalog import selectors
 from catalog.models import (
     Category,
     Certificate,
@@ -31,6 +31,7 @@ from catalog.models import (
 from catalog.services import CERTIFICATE_KINDS
 from kernel.api import orderings
 from kernel.errors import NotFound
+from policy import visibility
 
 MAX_DOCUMENT = 20 * 1024 * 1024
 
@@ -94,7 +95,7 @@ class ResourceSerializer(ResourceSummarySerializer):
     def get_restricted(self, resource: DataResource) -> bool:
         """True when restricted fields are withheld from you."""
         request = self.context.get("request")
-        return request is None or not access.sees_restricted(request.user, resource)
+        return request is None or not visibility.sees_restricted(request.user, resource)
 
     def to_representation(self, instance: DataResource) -> dict[str, Any]:
         data: dict[str, Any] = super().to_representation(instance)

@@ -95,7 +95,7 @@ def row(target: DataProduct) -> dict:
 
 
 def test_the_table_is_the_documented_machine():
-    assert PRODUCT.transitions == ALLOWED
+    assert PRODUCT.table() == ALLOWED
     assert PRODUCT.states() == set(S.values)
 
 

@@ -294,7 +294,7 @@ def objection_permitted(state: str, action: str, role: str) -> bool:
 
 def objection_allowed(state: str, action: str, role: str) -> bool:
     source = "filed" if state == "escalated" else state
-    return objections.OBJECTION.transitions.get((source, action)) is not None
+    return objections.OBJECTION.table().get((source, action)) is not None
 
 
 def objection(world: w.World, state: str) -> Objection:

@@ -46,7 +46,7 @@ def row(participant: Participant) -> dict:
 
 
 def test_the_table_is_the_documented_machine():
-    assert REGISTRATION.transitions == ALLOWED
+    assert REGISTRATION.table() == ALLOWED
     assert REGISTRATION.states() == set(Status.values)
 
 
