@@ -21,7 +21,7 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from api.base import AS_PARTICIPANT, ApiListView, ApiView, EntryRefSerializer, entry_ref
+from api.base import AS_PARTICIPANT, ApiListView, ApiView, EntryRefSerializer, Input, entry_ref
 from audit import services
 from audit.models import Verification
 from kernel.api import errors, order_by, orderings
@@ -56,7 +56,7 @@ class VerificationSerializer(serializers.ModelSerializer):  # type: ignore[type-
         return entry_ref(Entry.objects.filter(seq=run.entry_seq).first())
 
 
-class RangeInput(serializers.Serializer):  # type: ignore[type-arg]
+class RangeInput(Input):
     first = serializers.IntegerField(required=False, allow_null=True, default=None,
                                      min_value=0, max_value=MAX_SEQ, help_text="default 0")
     last = serializers.IntegerField(required=False, allow_null=True, default=None,

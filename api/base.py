@@ -26,6 +26,7 @@ from kernel.drf import JSONParser
 from kernel.errors import InvalidInput
 from ledger.models import Entry
 from operators.models import Participant
+from policy.actions import machine_of
 
 
 class Input(serializers.Serializer):  # type: ignore[type-arg]
@@ -39,6 +40,17 @@ class Input(serializers.Serializer):  # type: ignore[type-arg]
                 raise serializers.ValidationError(
                     {name: ["unknown field"] for name in unknown})
         return super().to_internal_value(data)
+
+
+class MoneyField(serializers.Field):  # type: ignore[type-arg]
+    """An amount passed to the service as sent (``kernel.money`` parses it there, so that a
+    float or "Infinity" is refused the same way on every interface)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        return data
+
+    def to_representation(self, value: Any) -> Any:
+        return str(value)
 
 
 class EntryRefSerializer(serializers.Serializer):  # type: ignore[type-arg]
@@ -127,6 +139,12 @@ class ApiListView(ApiDefaults, generics.ListAPIView):  # type: ignore[type-arg]
 
 
 WRITE_ERRORS = errors(400, 401, 403, 404, 409)
+
+
+def permit(request: Request, obj: Any, action: str) -> None:
+    """NotPermitted (403) or IllegalTransition (409) unless the user may take ``action`` on
+    ``obj`` now: checked before the body is parsed, by the table the service applies."""
+    machine_of(obj).permit(request.user, obj, action)
 
 
 def written(serializer: type[serializers.Serializer], instance: Any,  # type: ignore[type-arg]

@@ -25,9 +25,11 @@ from api.base import (
     ApiListView,
     ApiView,
     EntryRefSerializer,
+    Input,
     acting_participant,
     entry_ref,
     latest_entry,
+    permit,
     written,
 )
 from kernel.api import errors, no_nul, order_by, orderings
@@ -112,7 +114,7 @@ class ParticipantQuery(serializers.Serializer):  # type: ignore[type-arg]
                                        required=False, help_text="default: kind, then code")
 
 
-class ContactsInput(serializers.Serializer):  # type: ignore[type-arg]
+class ContactsInput(Input):
     contact_name = serializers.CharField(max_length=100, required=False, allow_blank=True,
                                          default="")
     contact_phone = serializers.CharField(max_length=40, required=False, allow_blank=True,
@@ -151,7 +153,7 @@ class DepartmentSerializer(ContactsInput):
                                     Kind.AUDITOR])
 
 
-class ReasonSerializer(serializers.Serializer):  # type: ignore[type-arg]
+class ReasonSerializer(Input):
     reason = serializers.CharField(max_length=2000, required=False, allow_blank=True,
                                    default="", help_text="required to reject, suspend, revoke")
 
@@ -172,7 +174,7 @@ class MembershipWrittenSerializer(MembershipSerializer):
         fields = [*MembershipSerializer.Meta.fields, "entry"]
 
 
-class AddMemberSerializer(serializers.Serializer):  # type: ignore[type-arg]
+class AddMemberSerializer(Input):
     username = serializers.CharField(max_length=150, help_text="an existing user account")
     role = serializers.ChoiceField(Role.choices, default=Role.STAFF)
 
@@ -199,7 +201,7 @@ class MemberQuery(serializers.Serializer):  # type: ignore[type-arg]
                                        help_text="default: username")
 
 
-class UploadKeySerializer(serializers.Serializer):  # type: ignore[type-arg]
+class UploadKeySerializer(Input):
     pem = serializers.CharField(max_length=10000, help_text="SM2 SubjectPublicKeyInfo, PEM")
 
 
@@ -275,10 +277,10 @@ class DepartmentView(ApiView):
         responses={201: ParticipantWrittenSerializer, **errors(400, 401, 403)},
     )
     def post(self, request: Request) -> Response:
-        form = DepartmentSerializer(data=request.data)
-        form.is_valid(raise_exception=True)
         authority = authz.acting_for(request.user, acting_participant(request),
                                      kinds=[Kind.AUTHORITY], roles=capabilities.REVIEW_ROLES)
+        form = DepartmentSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
         participant = services.register_department(by=authority, **form.validated_data)
         return participant_written(request, participant, 201)
 
@@ -305,11 +307,13 @@ def _review_view(action: str, summary: str) -> type[ApiView]:
             responses={200: ParticipantWrittenSerializer, **WRITE_ERRORS},
         )
         def post(self, request: Request, code: str) -> Response:
+            participant = participant_of(self.request, code)
+            permit(request, participant, action)
             form = ReasonSerializer(data=request.data)
             form.is_valid(raise_exception=True)
             participant = services.review_registration(
-                participant=participant_of(self.request, code), action=action,
-                by=request.user, reason=form.validated_data["reason"])
+                participant=participant, action=action, by=request.user,
+                reason=form.validated_data["reason"])
             return participant_written(request, participant)
 
     ReviewView.__name__ = f"Participant{action.title().replace('_', '')}View"
@@ -357,6 +361,7 @@ class MemberListView(ApiListView):
     )
     def post(self, request: Request, code: str) -> Response:
         participant = participant_of(self.request, code)
+        services.require_admin(by=request.user, participant=participant)
         form = AddMemberSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         user = get_user_model().objects.filter(username=form.validated_data["username"]).first()
@@ -428,6 +433,7 @@ class UploadKeyView(ApiView):
     )
     def post(self, request: Request, code: str) -> Response:
         participant = participant_of(self.request, code)
+        services.require_admin(by=request.user, participant=participant, keys=True)
         form = UploadKeySerializer(data=request.data)
         form.is_valid(raise_exception=True)
         key = services.upload_key(participant=participant, pem=form.validated_data["pem"],

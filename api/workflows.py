@@ -32,12 +32,16 @@ from api.base import (
     ApiListView,
     ApiView,
     EntryRefSerializer,
+    Input,
+    MoneyField,
     acting_participant,
     entry_ref,
     latest_entry,
+    permit,
 )
 from catalog.models import DataItem, DataProduct, DataResource
 from contracts import agreements, grants, objections, orders, services, sharing
+from contracts.deliveries import MAX_DELIVERY, MAX_DOCUMENT
 from contracts.models import (
     Delivery,
     Grant,
@@ -49,13 +53,13 @@ from contracts.models import (
 from kernel.api import errors, order_by, orderings
 from kernel.drf import JSONParser
 from kernel.errors import InvalidInput, NotFound
+from kernel.uploads import read_upload
 from ledger import services as ledger
 from ledger.models import Entry
 from operators.models import Participant
 from policy import visibility
 
 MAX_ID = 2**63 - 1
-MAX_UPLOAD = 50 * 1024 * 1024
 
 # --- helpers -------------------------------------------------------------------------------
 
@@ -232,27 +236,27 @@ def _text(required: bool = True, **kwargs: Any) -> serializers.CharField:
     return serializers.CharField(max_length=TEXT, **kwargs)
 
 
-class ReasonInput(serializers.Serializer):  # type: ignore[type-arg]
+class ReasonInput(Input):
     reason = _text(help_text="why (required)")
 
 
-class OptionalReasonInput(serializers.Serializer):  # type: ignore[type-arg]
+class OptionalReasonInput(Input):
     reason = _text(required=False)
 
 
-class ConditionsInput(serializers.Serializer):  # type: ignore[type-arg]
+class ConditionsInput(Input):
     conditions = _text(required=False, help_text="conditions of use attached to the grant")
 
 
-class CorrectionInput(serializers.Serializer):  # type: ignore[type-arg]
+class CorrectionInput(Input):
     correction = _text(help_text="the correction note (更正记录)")
 
 
-class OutcomeInput(serializers.Serializer):  # type: ignore[type-arg]
+class OutcomeInput(Input):
     outcome = _text(help_text="the outcome of the re-examination")
 
 
-class SharingRequestInput(serializers.Serializer):  # type: ignore[type-arg]
+class SharingRequestInput(Input):
     resource = serializers.CharField(max_length=64)
     items = serializers.ListField(child=serializers.CharField(max_length=200), required=False,
                                   default=list, max_length=500,
@@ -264,12 +268,12 @@ class SharingRequestInput(serializers.Serializer):  # type: ignore[type-arg]
     period_until = serializers.DateField()
 
 
-class ItemRef(serializers.Serializer):  # type: ignore[type-arg]
+class ItemRef(Input):
     resource = serializers.CharField(max_length=64)
     name = serializers.CharField(max_length=200)
 
 
-class AgreementInput(serializers.Serializer):  # type: ignore[type-arg]
+class AgreementInput(Input):
     code = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
     operator = serializers.CharField(max_length=32, help_text="the operator's USCC")
     resources = serializers.ListField(child=serializers.CharField(max_length=64),
@@ -282,7 +286,7 @@ class AgreementInput(serializers.Serializer):  # type: ignore[type-arg]
     term_end = serializers.DateField()
 
 
-class DeliveryInput(serializers.Serializer):  # type: ignore[type-arg]
+class DeliveryInput(Input):
     digest = serializers.CharField(max_length=64, help_text="SM3 of the delivered data (hex)")
     rows = serializers.IntegerField(min_value=0, max_value=2**53 - 1)
     desensitisation = serializers.DictField(child=serializers.CharField(max_length=200),
@@ -290,7 +294,7 @@ class DeliveryInput(serializers.Serializer):  # type: ignore[type-arg]
                                                       "applied (none, mask, ...)")
 
 
-class DeliveryUpload(serializers.Serializer):  # type: ignore[type-arg]
+class DeliveryUpload(Input):
     file = serializers.FileField(help_text="the delivered data (only its SM3 is kept)")
     rows = serializers.IntegerField(min_value=0, max_value=2**53 - 1)
     desensitisation = serializers.CharField(max_length=TEXT,
@@ -298,7 +302,7 @@ class DeliveryUpload(serializers.Serializer):  # type: ignore[type-arg]
                                                       "-> the rule applied")
 
 
-class ObjectionInput(serializers.Serializer):  # type: ignore[type-arg]
+class ObjectionInput(Input):
     resource = serializers.CharField(max_length=64)
     ground = serializers.ChoiceField(Objection.Ground.choices)
     description = _text()
@@ -307,7 +311,7 @@ class ObjectionInput(serializers.Serializer):  # type: ignore[type-arg]
                                      help_text="the grant objected to (ground legitimacy)")
 
 
-class SignedObjectionInput(serializers.Serializer):  # type: ignore[type-arg]
+class SignedObjectionInput(Input):
     """A filing the client signed with its own registered SM2 key: ``statement`` (v1, kind
     contracts.objection.filed, actor its participant code, subject catalog/resource/<code>),
     ``signature`` (base64 DER) and ``payload`` {resource, ground, description, filer,
@@ -318,16 +322,16 @@ class SignedObjectionInput(serializers.Serializer):  # type: ignore[type-arg]
     payload = serializers.DictField()
 
 
-class OrderInput(serializers.Serializer):  # type: ignore[type-arg]
+class OrderInput(Input):
     product = serializers.CharField(max_length=64, help_text="a listed product's code")
 
 
-class OrderDeliveryInput(serializers.Serializer):  # type: ignore[type-arg]
+class OrderDeliveryInput(Input):
     digest = serializers.CharField(max_length=64, help_text="SM3 of the delivered data (hex)")
 
 
-class SettleInput(serializers.Serializer):  # type: ignore[type-arg]
-    amount = serializers.CharField(max_length=32, help_text="decimal string, e.g. '1250.00'")
+class SettleInput(Input):
+    amount = MoneyField(help_text="decimal string, e.g. '1250.00' (never a float)")
     currency = serializers.CharField(max_length=8, default="CNY")
 
 
@@ -453,6 +457,7 @@ def _action(name: str, *, operation_id: str, summary: str, description: str,
                        request=form, responses={200: with_entry_of(out), **WRITE_ERRORS})
         def post(self, request: Request, **kwargs: Any) -> Response:
             target = lookup(request, kwargs[param])
+            permit(request, target, step)  # who and when first: 403 or 409 before any 400
             data: dict[str, Any] = {}
             if form is not None:
                 checked = form(data=request.data)
@@ -461,8 +466,13 @@ def _action(name: str, *, operation_id: str, summary: str, description: str,
             changed = call(request, target, data)
             return respond(out, changed, request, latest_entry(subject(changed)))
 
+    step = next(operation_id.removeprefix(prefix) for prefix in ACTION_PREFIXES
+                if operation_id.startswith(prefix))
     ActionView.__name__ = ActionView.__qualname__ = name
     return ActionView
+
+
+ACTION_PREFIXES = ("sharing_requests_", "agreements_", "grants_", "objections_", "orders_")
 
 
 WRITTEN: dict[type[Any], type[Any]] = {
@@ -520,6 +530,7 @@ class SharingRequestListView(SharingRequestListBase):  # type: ignore[valid-type
         responses={201: SharingRequestWritten, **errors(400, 401, 403, 409)},
     )
     def post(self, request: Request) -> Response:
+        sharing.requester_acting(request.user, acting_participant(request))
         form = SharingRequestInput(data=request.data)
         form.is_valid(raise_exception=True)
         data = dict(form.validated_data)
@@ -575,6 +586,7 @@ class AgreementListView(AgreementListBase):  # type: ignore[valid-type,misc]
         responses={201: AgreementWritten, **errors(400, 401, 403, 409)},
     )
     def post(self, request: Request) -> Response:
+        agreements.drafter(request.user)
         form = AgreementInput(data=request.data)
         form.is_valid(raise_exception=True)
         data = dict(form.validated_data)
@@ -686,16 +698,15 @@ class GrantDeliveryListView(GrantDeliveryListBase):  # type: ignore[valid-type,m
     )
     def post(self, request: Request, pk: str) -> Response:
         target = grant(request, pk)
+        grants.deliverer(request.user, target)
         if request.content_type.startswith("multipart/"):
             upload = DeliveryUpload(data=request.data)
             upload.is_valid(raise_exception=True)
             file = upload.validated_data["file"]
-            if file.size > MAX_UPLOAD:
-                raise InvalidInput("file", "is larger than 50 MiB")
             made = services.record_delivery(
                 by=request.user, grant=target, rows=upload.validated_data["rows"],
                 desensitisation=_desensitisation(upload.validated_data["desensitisation"]),
-                data=file.read())
+                data=read_upload(file, MAX_DELIVERY))
         else:
             form = DeliveryInput(data=request.data)
             form.is_valid(raise_exception=True)
@@ -842,6 +853,7 @@ class OrderListView(OrderListBase):  # type: ignore[valid-type,misc]
         responses={201: OrderWritten, **errors(400, 401, 403, 409)},
     )
     def post(self, request: Request) -> Response:
+        orders.buyer_acting(request.user, acting_participant(request))
         form = OrderInput(data=request.data)
         form.is_valid(raise_exception=True)
         code = form.validated_data["product"]
@@ -863,9 +875,9 @@ def _document(data: dict[str, Any]) -> bytes | None:
         raise InvalidInput("document", "must be base64") from None
 
 
-class NotariseInput(serializers.Serializer):  # type: ignore[type-arg]
+class NotariseInput(Input):
     document = serializers.CharField(required=False, allow_blank=True, default="",
-                                     max_length=MAX_UPLOAD,
+                                     max_length=4 * MAX_DOCUMENT // 3 + 4,
                                      help_text="the notarial document, base64 (only its "
                                                "SM3 is recorded)")
 

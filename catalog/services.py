@@ -33,6 +33,7 @@ from kernel.errors import InvalidInput, NotPermitted
 from kernel.money import Money, money_text
 from kernel.states import Machine, Transition
 from kernel.text import required_text
+from kernel.uploads import MiB, check_size
 from ledger import services as ledger
 from ledger.models import Entry
 from operators import authz, capabilities
@@ -85,6 +86,7 @@ PRODUCT: Machine[DataProduct] = Machine("product", [
 PRODUCT_KINDS = {"submit": "submitted", "list": "listed", "reject": "rejected",
                  "delist": "delisted"}
 CERTIFICATE_KINDS = {"certification", "notarisation", "valuation"}
+MAX_CERTIFICATE = 20 * MiB
 
 
 def _choice(field: str, value: Any, choices: Sequence[str]) -> None:
@@ -172,15 +174,27 @@ def _replace_items(resource: DataResource, items: Sequence[dict[str, Any]]) -> N
         row.save()
 
 
-def _provider_for(user: AbstractBaseUser, provider: Participant | None) -> Participant:
-    return authz.acting_for(user, provider, kinds=[Kind.PROVIDER])
+def resource_author(by: Any, provider: Participant | None = None) -> Participant:
+    """Who may create a resource: a member of an admitted provider department (checked
+    first, before any input)."""
+    return authz.acting_for(by, provider, kinds=[Kind.PROVIDER])
+
+
+def product_maker(by: Any, owner: Participant | None = None) -> Participant:
+    """Who may build a product: an admitted authorised operator or data merchant."""
+    return authz.acting_for(by, owner, kinds=capabilities.MARKET_KINDS)
+
+
+def certifier(by: Any, issuer: Participant | None = None) -> Participant:
+    """Who may attach certificates: an admitted third-party service."""
+    return authz.acting_for(by, issuer, kinds=[Kind.THIRD_PARTY])
 
 
 def create_resource(*, by: AbstractBaseUser, code: str, category: Category,
                     items: Sequence[dict[str, Any]] = (), provider: Participant | None = None,
                     **fields: Any) -> DataResource:
     """A draft catalogue entry of the acting provider department."""
-    owner = _provider_for(by, provider)
+    owner = resource_author(by, provider)
     if not code.strip():
         raise InvalidInput("code", "is required")
     if DataResource.objects.filter(code=code).exists():
@@ -297,7 +311,7 @@ def create_product(*, by: AbstractBaseUser, code: str, name: str,
                    resources: Sequence[DataResource], price: Any, currency: str = "CNY",
                    description: str = "", owner: Participant | None = None) -> DataProduct:
     """A draft product of an admitted operator or merchant, on resources it was granted."""
-    maker = authz.acting_for(by, owner, kinds=capabilities.MARKET_KINDS)
+    maker = product_maker(by, owner)
     if not code.strip() or DataProduct.objects.filter(code=code).exists():
         raise InvalidInput("code", "is required and must be new")
     if not name.strip():
@@ -357,12 +371,13 @@ def attach_certificate(*, by: AbstractBaseUser, product: DataProduct, kind: str,
     document's SM3 digest. Third parties see (and so certify) products submitted for
     review and listed ones."""
     selectors.require_visible_product(by, product)
-    party = authz.acting_for(by, issuer, kinds=[Kind.THIRD_PARTY])
+    party = certifier(by, issuer)
     _choice("kind", kind, sorted(CERTIFICATE_KINDS))
     if party.service_type != kind:
         raise NotPermitted(f"{party.code} provides {party.service_type}, not {kind}")
     if not document:
         raise InvalidInput("document", "is empty")
+    check_size("document", document, MAX_CERTIFICATE)
     if not document_name.strip():
         raise InvalidInput("document_name", "is required")
     digest = sm3_hex(document)

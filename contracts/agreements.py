@@ -121,13 +121,18 @@ def _check_scope(operator: Participant, resources: Sequence[DataResource],
         raise InvalidInput("term_end", "has already passed")
 
 
+def drafter(by: Any) -> Participant:
+    """Who drafts agreements: the data authority (an admin or reviewer of it)."""
+    return authz.acting_for(by, kinds=[Kind.AUTHORITY], roles=capabilities.REVIEW_ROLES)
+
+
 def create_agreement(*, by: common.User, operator: Participant,
                      resources: Sequence[DataResource], scenarios: str,
                      security_obligations: str, desensitisation_rules: str,
                      term_start: date, term_end: date, items: Sequence[DataItem] = (),
                      code: str = "") -> OperationAgreement:
     """The data authority drafts an agreement; it awaits both signatures."""
-    authority = authz.acting_for(by, kinds=[Kind.AUTHORITY], roles=capabilities.REVIEW_ROLES)
+    authority = drafter(by)
     texts = {"scenarios": scenarios, "security_obligations": security_obligations,
              "desensitisation_rules": desensitisation_rules}
     cleaned = {f: required_text(f, t, "draft an agreement") for f, t in texts.items()}

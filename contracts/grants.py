@@ -174,15 +174,20 @@ def _check_scope(grant: Grant, desensitisation: Mapping[str, str]) -> dict[str, 
     return dict(sorted(desensitisation.items()))
 
 
+def deliverer(by: Any, grant: Grant) -> Participant:
+    """Who records deliveries under a grant: a manager of the resource's provider."""
+    provider = capabilities.acts_for(by, grant.resource.provider)
+    if provider is None or not access.can_manage(by, grant.resource):
+        raise NotPermitted(f"only the provider of {grant.resource.code} records deliveries")
+    return provider
+
+
 def record_delivery(*, by: common.User, grant: Grant, rows: int,
                     desensitisation: Mapping[str, str], data: bytes | None = None,
                     digest: str | None = None) -> Delivery:
     """A usage record: the provider delivered data under ``grant``; the entry holds the
     SM3 digest, row count, desensitisation per item and whether the data was disputed."""
-    if not capabilities.acts_for(by, grant.resource.provider) or not access.can_manage(
-        by, grant.resource
-    ):
-        raise NotPermitted(f"only the provider of {grant.resource.code} records deliveries")
+    deliverer(by, grant)
     if not isinstance(rows, int) or isinstance(rows, bool) or not 0 <= rows < 2**53:
         raise InvalidInput("rows", "must be a whole number of rows >= 0")
     sm3 = delivered_digest(data, digest)

@@ -131,10 +131,15 @@ def _payload(order: Order, **extra: Any) -> dict[str, Any]:
             **extra}
 
 
+def buyer_acting(by: Any, buyer: Participant | None = None) -> Participant:
+    """Who may order a product: an admitted authorised operator or data merchant."""
+    return authz.acting_for(by, buyer, kinds=capabilities.MARKET_KINDS)
+
+
 def place_order(*, by: common.User, product: DataProduct,
                 buyer: Participant | None = None) -> Order:
     """An operator or merchant orders a listed product at its listed price."""
-    purchaser = authz.acting_for(by, buyer, kinds=capabilities.MARKET_KINDS)
+    purchaser = buyer_acting(by, buyer)
     if product.status != ProductStatus.LISTED:
         raise IllegalTransition(f"product {product.code} is {product.status}, not listed")
     if product.owner_id == purchaser.pk:

@@ -141,12 +141,17 @@ def _decide(request: SharingRequest, action: str, by: common.User | None, *,
     return take(SHARING, RECORDED, request, action, by=by, change=change)
 
 
+def requester_acting(by: Any, requester: Participant | None = None) -> Participant:
+    """Who may request sharing: an admitted department, operator or data merchant."""
+    return authz.acting_for(by, requester, kinds=capabilities.REQUESTER_KINDS)
+
+
 def request_sharing(*, by: common.User, resource: DataResource, purpose: str, scenario: str,
                     legal_basis: str, period_from: date, period_until: date,
                     items: Sequence[DataItem | str] = (),
                     requester: Participant | None = None) -> SharingRequest:
     """A department or operator asks to use ``resource`` (or some of its items)."""
-    asking = authz.acting_for(by, requester, kinds=capabilities.REQUESTER_KINDS)
+    asking = requester_acting(by, requester)
     if resource.provider_id == asking.pk:
         raise InvalidInput("resource", f"{resource.code} is {asking.code}'s own resource")
     common.published(resource)

@@ -179,11 +179,18 @@ def _add_member(participant: Participant, user: AbstractBaseUser, role: str) -> 
     return membership
 
 
+def require_admin(*, by: Any, participant: Participant, keys: bool = False) -> None:
+    """An administrator of ``participant`` adds its members and manages its keys."""
+    if not authz.is_member(by, participant, [Role.ADMIN]):
+        what = "manages its keys" if keys else "adds members"
+        raise NotPermitted(f"only an administrator of {participant.code} {what}")
+
+
 def add_member(*, participant: Participant, user: AbstractBaseUser, role: str,
                by: AbstractBaseUser | None) -> Membership:
     """Let ``user`` act for ``participant``; by one of its admins (None: bootstrap/admin)."""
-    if by is not None and not authz.is_member(by, participant, [Role.ADMIN]):
-        raise NotPermitted(f"only an administrator of {participant.code} adds members")
+    if by is not None:
+        require_admin(by=by, participant=participant)
     with transaction.atomic():
         membership = _add_member(participant, user, role)
         ledger.record(
@@ -197,8 +204,7 @@ def add_member(*, participant: Participant, user: AbstractBaseUser, role: str,
 
 def issue_key(*, participant: Participant, by: AbstractBaseUser) -> LedgerKey:
     """A new custodial key for the participant (the old one stays valid for what it signed)."""
-    if not authz.is_member(by, participant, [Role.ADMIN]):
-        raise NotPermitted(f"only an administrator of {participant.code} manages its keys")
+    require_admin(by=by, participant=participant, keys=True)
     current = LedgerKey.objects.filter(owner=participant.code, custody__isnull=False,
                                        valid_until__isnull=True, revoked_at__isnull=True).first()
     if current is not None:
@@ -208,6 +214,5 @@ def issue_key(*, participant: Participant, by: AbstractBaseUser) -> LedgerKey:
 
 def upload_key(*, participant: Participant, pem: str, by: AbstractBaseUser) -> LedgerKey:
     """Register a public key whose private half the participant keeps (client signing)."""
-    if not authz.is_member(by, participant, [Role.ADMIN]):
-        raise NotPermitted(f"only an administrator of {participant.code} manages its keys")
+    require_admin(by=by, participant=participant, keys=True)
     return ledger.register_key(owner=participant.code, pem=pem, actor=participant.code)

@@ -34,6 +34,7 @@ from catalog.models import (
 )
 from contracts.selectors import disputed_resources
 from kernel.errors import DomainError, InvalidInput
+from kernel.uploads import read_upload
 from operators import authz, capabilities
 from operators.models import Kind
 from operators.selectors import participants
@@ -269,24 +270,21 @@ class RuleForm(forms.Form):
         widget=forms.TextInput(attrs={"placeholder": '{"pattern": "[0-9]{6}"}'}),
         help_text=gettext_lazy('pattern: {"pattern": …}; range: {"min": …, "max": …}; '
                         'enumeration: {"values": […]}'))
-    threshold = forms.IntegerField(label=gettext_lazy("Pass rate required (%)"), min_value=1,
-                                   max_value=100, initial=100)
+    threshold = forms.IntegerField(label=gettext_lazy("Pass rate required (%)"), initial=100)
 
     def __init__(self, *args: Any, resource: DataResource, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["item"].choices = [(i.name, i.name) for i in resource.items.all()]
 
-    def clean_parameters(self) -> dict[str, Any]:
+    def clean_parameters(self) -> Any:
+        """Parsed only; the service checks what the rule's parameters must be."""
         text = str(self.cleaned_data.get("parameters") or "").strip()
         if not text:
             return {}
         try:
-            value = json.loads(text)
-        except json.JSONDecodeError:
+            return json.loads(text)
+        except (ValueError, RecursionError):
             raise forms.ValidationError(_("Not valid JSON.")) from None
-        if not isinstance(value, dict):
-            raise forms.ValidationError(_("Give a JSON object."))
-        return value
 
 
 class SampleForm(forms.Form):
@@ -315,7 +313,8 @@ def resource_quality(request: HttpRequest, code: str) -> HttpResponse:
             upload = sample_form.cleaned_data["sample"]
             check = run(request, lambda: quality.run_quality_check(
                 by=request.user, resource=resource, sample_name=upload.name,
-                sample=upload.read()), _("Quality check recorded on the ledger."), sample_form)
+                sample=read_upload(upload, quality.MAX_SAMPLE) or b""),
+                _("Quality check recorded on the ledger."), sample_form)
             if check:
                 return redirect("catalog:quality", code)
     return render(request, "catalog/quality.html", {
@@ -378,7 +377,8 @@ def product_detail(request: HttpRequest, code: str) -> HttpResponse:
             upload = form.cleaned_data["document"]
             if run(request, lambda: services.attach_certificate(
                     by=request.user, product=product, kind=party.service_type,
-                    document_name=upload.name, document=upload.read(),
+                    document_name=upload.name,
+                    document=read_upload(upload, services.MAX_CERTIFICATE) or b"",
                     summary=form.cleaned_data["summary"]),
                     _("Certificate recorded on the ledger."), form):
                 return redirect("catalog:product", code)
@@ -428,8 +428,8 @@ class ProductForm(forms.Form):
     resources = forms.ModelMultipleChoiceField(
         label=gettext_lazy("Built on resources"), queryset=DataResource.objects.none(),
         to_field_name="code", help_text=gettext_lazy("Resources you hold a valid grant for."))
-    price = forms.DecimalField(label=gettext_lazy("Price"), max_digits=14, decimal_places=2,
-                               min_value=0)
+    price = forms.CharField(label=gettext_lazy("Price"), max_length=32,
+                            help_text=gettext_lazy("A decimal amount such as 1250.00."))
     currency = forms.CharField(label=gettext_lazy("Currency"), max_length=3, initial="CNY")
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
@@ -447,7 +447,7 @@ def product_new(request: HttpRequest) -> HttpResponse:
         data = form.cleaned_data
         product = run(request, lambda: services.create_product(
             by=request.user, code=data["code"], name=data["name"],
-            resources=list(data["resources"]), price=str(data["price"]),
+            resources=list(data["resources"]), price=data["price"],
             currency=data["currency"], description=data["description"]),
             _("Draft product saved. Submit it for compliance review to list it."), form)
         if product:

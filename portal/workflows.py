@@ -23,9 +23,11 @@ from catalog import access
 from catalog import selectors as catalog
 from catalog.models import DataResource, Desensitisation, ProductStatus, ResourceStatus
 from contracts import agreements, common, deadlines, grants, objections, orders, services, sharing
+from contracts.deliveries import MAX_DELIVERY, MAX_DOCUMENT
 from contracts.models import Grant, Objection, OperationAgreement, Order, SharingRequest
 from kernel.errors import NotFound
 from kernel.money import money_text
+from kernel.uploads import read_upload
 from operators import authz, capabilities
 from operators.models import Kind, Participant
 from policy import visibility
@@ -314,8 +316,7 @@ def grant_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST":
         form = DeliveryForm(request.POST, request.FILES, grant=grant)
         if form.is_valid():
-            upload = form.cleaned_data["data"]
-            data = upload.read() if upload else None
+            data = read_upload(form.cleaned_data["data"], MAX_DELIVERY)
             digest = form.cleaned_data["digest"].strip() or None
             if run(request, lambda: services.record_delivery(
                     by=request.user, grant=grant, rows=form.cleaned_data["rows"],
@@ -526,19 +527,19 @@ def order_act(request: HttpRequest, code: str) -> HttpResponse:
     order = _get(visibility.orders(request.user), "order", code=code)
     p, user = request.POST, request.user
 
-    def upload(name: str) -> bytes | None:
-        found = request.FILES.get(name)
-        return found.read() if found else None
+    def upload(name: str, limit: int) -> bytes | None:
+        return read_upload(request.FILES.get(name), limit)
 
     def deliver() -> Order:
-        data = upload("data")
+        data = upload("data", MAX_DELIVERY)
         digest = None if data is not None else (p.get("digest", "").strip() or None)
         return services.deliver_order(by=user, order=order, data=data, digest=digest)
 
     handlers = {
         "sign": lambda: services.sign_order(by=user, order=order),
         "notarise": lambda: services.notarise_order(by=user, order=order,
-                                                    document=upload("document")),
+                                                    document=upload("document",
+                                                                    MAX_DOCUMENT)),
         "deliver": deliver,
         "accept": lambda: services.accept_delivery(by=user, order=order),
         "dispute": lambda: services.dispute_delivery(by=user, order=order,

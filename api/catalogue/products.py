@@ -19,6 +19,7 @@ from api.base import (
     acting_participant,
     entry_ref,
     latest_entry,
+    permit,
     written,
 )
 from api.catalogue import serializers as s
@@ -26,6 +27,7 @@ from api.participants import ReasonSerializer
 from catalog import selectors, services
 from catalog.models import Certificate, DataProduct, ProductStatus
 from kernel.api import errors, no_nul, order_by
+from kernel.uploads import read_upload
 from ledger.models import Entry
 
 PRODUCT_ORDER = {"code": "code", "name": "name", "price": "price", "updated": "updated"}
@@ -85,6 +87,7 @@ class ProductListView(ApiListView):
         responses={201: s.ProductWrittenSerializer, **errors(400, 401, 403)},
     )
     def post(self, request: Request) -> Response:
+        services.product_maker(request.user, acting_participant(request))
         form = s.ProductCreateSerializer(data=request.data, context={"request": request})
         form.is_valid(raise_exception=True)
         product = services.create_product(by=request.user, owner=acting_participant(request),
@@ -150,6 +153,7 @@ def _review_view(action: str, summary: str) -> type[ApiView]:
         )
         def post(self, request: Request, code: str) -> Response:
             product = product_of(request, code)
+            permit(request, product, action)
             form = ReasonSerializer(data=request.data)
             form.is_valid(raise_exception=True)
             reviewed = services.review_product(by=request.user, product=product, action=action,
@@ -197,13 +201,14 @@ class CertificateListView(ApiListView):
     )
     def post(self, request: Request, code: str) -> Response:
         product = product_of(request, code)
+        issuer = services.certifier(request.user, acting_participant(request))
         form = s.CertificateInputSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         data = form.validated_data
         document = data["document"]
         certificate = services.attach_certificate(
             by=request.user, product=product, kind=data["kind"], document_name=document.name,
-            document=document.read(), summary=data["summary"],
-            issuer=acting_participant(request))
+            document=read_upload(document, services.MAX_CERTIFICATE) or b"",
+            summary=data["summary"], issuer=issuer)
         entry = entry_ref(Entry.objects.filter(seq=certificate.entry_seq).first())
         return written(s.CertificateSerializer, certificate, request, entry, 201)

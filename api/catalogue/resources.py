@@ -18,6 +18,7 @@ from api.base import (
     acting_participant,
     entry_ref,
     latest_entry,
+    permit,
     written,
 )
 from api.catalogue import serializers as s
@@ -36,6 +37,7 @@ from crypto.canonical import parse
 from kernel.api import errors, no_nul, order_by
 from kernel.drf import Pagination
 from kernel.errors import NotFound
+from kernel.uploads import read_upload
 from ledger import selectors as ledger_selectors
 from ledger.models import Entry
 from policy import visibility
@@ -136,6 +138,7 @@ class ResourceListView(ApiListView):
         responses={201: s.ResourceWrittenSerializer, **errors(400, 401, 403)},
     )
     def post(self, request: Request) -> Response:
+        services.resource_author(request.user, acting_participant(request))
         form = s.ResourceCreateSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         resource = services.create_resource(by=request.user, provider=acting_participant(request),
@@ -170,6 +173,7 @@ class ResourceReviseView(ApiView):
     )
     def post(self, request: Request, code: str) -> Response:
         resource = resource_of(request, code)
+        permit(request, resource, "revise")
         form = s.ResourceReviseSerializer(data=request.data, partial=True)
         form.is_valid(raise_exception=True)
         revised = services.revise_resource(by=request.user, resource=resource,
@@ -205,6 +209,7 @@ class ResourceWithdrawView(ApiView):
     )
     def post(self, request: Request, code: str) -> Response:
         resource = resource_of(request, code)
+        permit(request, resource, "withdraw")
         form = ReasonSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         withdrawn = services.withdraw_resource(by=request.user, resource=resource,
@@ -361,11 +366,12 @@ class RuleListView(ApiListView):
     )
     def post(self, request: Request, code: str) -> Response:
         resource = resource_of(request, code)
+        quality.require_manager(by=request.user, resource=resource)
         form = s.RuleInputSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         data = form.validated_data
         rule = quality.add_rule(by=request.user, resource=resource, item_name=data["item"],
-                                check=data["check"], parameters=dict(data["parameters"]),
+                                check=data["check"], parameters=data["parameters"],
                                 threshold=data["threshold"])
         return written(s.RuleSerializer, rule, request, None, 201)
 
@@ -400,11 +406,12 @@ class CheckListView(ApiListView):
     )
     def post(self, request: Request, code: str) -> Response:
         resource = resource_of(request, code)
+        quality.require_manager(by=request.user, resource=resource)
         form = s.SampleSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         sample = form.validated_data["sample"]
         check = quality.run_quality_check(by=request.user, resource=resource,
                                           sample_name=sample.name,
-                                          sample=sample.read(quality.MAX_SAMPLE + 1))
+                                          sample=read_upload(sample, quality.MAX_SAMPLE) or b"")
         entry = entry_ref(Entry.objects.filter(seq=check.entry_seq).first())
         return written(s.QualityCheckSerializer, check, request, entry, 201)

@@ -3,13 +3,11 @@ here for type, length and choice; the services check the rules)."""
 
 from __future__ import annotations
 
-import math
-import re
 from typing import Any
 
 from rest_framework import serializers
 
-from api.base import EntryRefSerializer
+from api.base import EntryRefSerializer, Input, MoneyField
 from catalog import selectors
 from catalog.models import (
     Category,
@@ -32,8 +30,6 @@ from catalog.services import CERTIFICATE_KINDS
 from kernel.api import orderings
 from kernel.errors import NotFound
 from policy import visibility
-
-MAX_DOCUMENT = 20 * 1024 * 1024
 
 # --- out -----------------------------------------------------------------------------------
 
@@ -303,7 +299,7 @@ class CertificateQuery(serializers.Serializer):  # type: ignore[type-arg]
 # --- in ------------------------------------------------------------------------------------
 
 
-class ItemInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+class ItemInputSerializer(Input):
     name = serializers.CharField(max_length=100)
     data_type = serializers.CharField(max_length=32)
     standard_code = serializers.CharField(max_length=64, required=False, allow_blank=True,
@@ -320,7 +316,7 @@ class ItemInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
                                               default=Desensitisation.NONE)
 
 
-class ResourceFieldsSerializer(serializers.Serializer):  # type: ignore[type-arg]
+class ResourceFieldsSerializer(Input):
     name = serializers.CharField(max_length=200)
     name_en = serializers.CharField(max_length=200, required=False, allow_blank=True)
     description = serializers.CharField(max_length=10000, required=False, allow_blank=True)
@@ -361,64 +357,28 @@ class ResourceReviseSerializer(ResourceFieldsSerializer):
         return attrs
 
 
-class RuleParametersSerializer(serializers.Serializer):  # type: ignore[type-arg]
-    pattern = serializers.CharField(max_length=500, required=False,
-                                    help_text="pattern: a regular expression each value "
-                                              "must match in full")
-    min = serializers.FloatField(required=False, min_value=-1e15, max_value=1e15,
-                                 help_text="range: lowest allowed value")
-    max = serializers.FloatField(required=False, min_value=-1e15, max_value=1e15,
-                                 help_text="range: highest allowed value")
-    values = serializers.ListField(child=serializers.CharField(max_length=200),
-                                   required=False, min_length=1, max_length=1000,
-                                   help_text="enumeration: the allowed values")
+class RuleInputSerializer(Input):
+    """A quality rule. Only parsed here; the service checks the check, its parameters
+    (RE2 patterns, finite bounds, allowed values) and the threshold."""
 
-    def validate_pattern(self, value: str) -> str:
-        try:
-            re.compile(value)
-        except re.error as exc:
-            raise serializers.ValidationError(f"not a regular expression: {exc}") from None
-        return value
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        for bound in ("min", "max"):
-            if bound in attrs and not math.isfinite(attrs[bound]):
-                raise serializers.ValidationError({bound: "must be a finite number"})
-        if "min" in attrs and "max" in attrs and attrs["min"] > attrs["max"]:
-            raise serializers.ValidationError({"max": "must not be below min"})
-        return attrs
-
-
-NEEDS = {"pattern": ("pattern",), "range": ("min", "max"), "enumeration": ("values",)}
-
-
-class RuleInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
     item = serializers.CharField(max_length=100, help_text="the data item's name")
-    check = serializers.ChoiceField(QualityRule.Check.choices)
-    parameters = RuleParametersSerializer(required=False, default=dict)
-    threshold = serializers.IntegerField(min_value=1, max_value=100, default=100,
-                                         help_text="pass rate (%) required")
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        wanted = NEEDS.get(attrs["check"], ())
-        given = set(attrs.get("parameters") or {})
-        if wanted and not given & set(wanted):
-            raise serializers.ValidationError(
-                {"parameters": f"a {attrs['check']} rule needs {' or '.join(wanted)}"})
-        extra = given - set(wanted)
-        if extra:
-            raise serializers.ValidationError(
-                {"parameters": f"{sorted(extra)[0]} does not apply to a {attrs['check']} rule"})
-        return attrs
+    check = serializers.CharField(max_length=32, help_text="one of: " + ", ".join(
+        QualityRule.Check.values))
+    parameters = serializers.JSONField(
+        required=False, default=dict,
+        help_text='pattern: {"pattern": RE2 expression}; range: {"min": n, "max": n}; '
+                  'enumeration: {"values": [...]}; none for the other checks')
+    threshold = serializers.IntegerField(default=100, help_text="pass rate (%) required, "
+                                                                "1..100")
 
 
-class SampleSerializer(serializers.Serializer):  # type: ignore[type-arg]
+class SampleSerializer(Input):
     sample = serializers.FileField(max_length=200, help_text="a .csv (header row) or .json "
                                                              "(array of objects) file, at "
                                                              "most 20 MiB")
 
 
-class ProductCreateSerializer(serializers.Serializer):  # type: ignore[type-arg]
+class ProductCreateSerializer(Input):
     code = serializers.CharField(max_length=64)
     name = serializers.CharField(max_length=200)
     description = serializers.CharField(max_length=10000, required=False, allow_blank=True,
@@ -426,9 +386,9 @@ class ProductCreateSerializer(serializers.Serializer):  # type: ignore[type-arg]
     resources = serializers.ListField(child=serializers.CharField(max_length=64),
                                       min_length=1, max_length=50,
                                       help_text="codes of resources you hold a grant on")
-    price = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=0,
-                                     coerce_to_string=True)
-    currency = serializers.CharField(min_length=3, max_length=3, default="CNY")
+    price = MoneyField(help_text="a decimal string, e.g. \"1250.00\" (never a float)")
+    currency = serializers.CharField(max_length=8, default="CNY",
+                                     help_text="ISO 4217, e.g. CNY")
 
     def validate_resources(self, value: list[str]) -> list[DataResource]:
         user = self.context["request"].user
@@ -441,7 +401,7 @@ class ProductCreateSerializer(serializers.Serializer):  # type: ignore[type-arg]
         return found
 
 
-class CertificateInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+class CertificateInputSerializer(Input):
     kind = serializers.ChoiceField(sorted(CERTIFICATE_KINDS))
     document = serializers.FileField(max_length=200, help_text="the certificate, "
                                                                "notarisation or valuation "
@@ -449,8 +409,4 @@ class CertificateInputSerializer(serializers.Serializer):  # type: ignore[type-a
     summary = serializers.CharField(max_length=2000, required=False, allow_blank=True,
                                     default="")
 
-    def validate_document(self, value: Any) -> Any:
-        if value.size > MAX_DOCUMENT:
-            raise serializers.ValidationError("is larger than 20 MiB")
-        return value
 
