@@ -26,7 +26,7 @@ from kernel.drf import JSONParser
 from kernel.errors import InvalidInput
 from ledger.models import Entry
 from operators.models import Participant
-from policy.actions import machine_of
+from policy.actions import available_actions, machine_of
 
 
 class Input(serializers.Serializer):  # type: ignore[type-arg]
@@ -136,6 +136,28 @@ class ApiListView(ApiDefaults, generics.ListAPIView):  # type: ignore[type-arg]
         checked = self.query_serializer(data=self.request.query_params)
         checked.is_valid(raise_exception=True)
         return dict(checked.validated_data)
+
+
+class ActionsField(serializers.ListField):  # type: ignore[type-arg]
+    """The transitions the requesting user may take on the object now
+    (``policy.actions.available_actions``): exactly what its action endpoints accept."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(child=serializers.CharField(), read_only=True, source="*",
+                         help_text="the actions you may take now; each is an endpoint "
+                                   "POST .../<action>/ (with _ written -)", **kwargs)
+
+    def to_representation(self, value: Any) -> list[str]:
+        request = self.context.get("request")
+        return available_actions(request.user, value) if request is not None else []
+
+
+def with_actions(serializer: type[serializers.Serializer]) -> type[serializers.Serializer]:  # type: ignore[type-arg]
+    """``serializer`` plus ``actions`` (its own OpenAPI component), for detail views."""
+    name = serializer.__name__.replace("Serializer", "DetailSerializer")
+    meta = type("Meta", (serializer.Meta,), {"fields": [*serializer.Meta.fields, "actions"]})
+    return type(name, (serializer,), {"actions": ActionsField(), "Meta": meta,
+                                      "__module__": serializer.__module__})
 
 
 WRITE_ERRORS = errors(400, 401, 403, 404, 409)

@@ -30,6 +30,7 @@ from api.base import (
     entry_ref,
     latest_entry,
     permit,
+    with_actions,
     written,
 )
 from kernel.api import errors, no_nul, order_by, orderings
@@ -285,14 +286,17 @@ class DepartmentView(ApiView):
         return participant_written(request, participant, 201)
 
 
+PARTICIPANT_DETAIL = with_actions(ParticipantSerializer)
+
+
 class ParticipantDetailView(ApiView):
     """A participant; contacts only for its members, the data authority and regulators."""
 
     @extend_schema(operation_id="participants_retrieve",
-                   responses={200: ParticipantSerializer, **errors(404)})
+                   responses={200: PARTICIPANT_DETAIL, **errors(404)})
     def get(self, request: Request, code: str) -> Response:
         participant = participant_of(self.request, code)
-        return Response(ParticipantSerializer(participant, context={"request": request}).data)
+        return Response(PARTICIPANT_DETAIL(participant, context={"request": request}).data)
 
 
 def _review_view(action: str, summary: str) -> type[ApiView]:

@@ -17,8 +17,7 @@ from rest_framework.response import Response
 from api.base import ApiListView, ApiView
 from audit import selectors
 from audit.services import AUDIT_KINDS
-from contracts import selectors as contracts
-from contracts.models import Grant, Objection, Order, SharingRequest
+from contracts.models import Grant, Objection, OperationAgreement, Order, SharingRequest
 from crypto.canonical import parse
 from kernel.api import errors, order_by, orderings
 from kernel.errors import InvalidInput
@@ -26,6 +25,7 @@ from ledger import selectors as ledger
 from ledger.models import Entry
 from operators import authz
 from operators.models import Participant
+from policy.visibility import PayloadPolicy
 
 EXCHANGE_KINDS = Q(kind="contracts.delivery.recorded") | Q(kind__startswith="contracts.order.")
 
@@ -62,17 +62,16 @@ class SummaryView(ApiView):
                            "totals",
                    responses={200: SUMMARY, **errors(401, 403)})
     def get(self, request: Request) -> Response:
-        from contracts.models import OperationAgreement
-
         regulator(request)
-        totals = selectors.totals()
+        totals = selectors.totals(request.user)
         totals["settled"] = [{"currency": row["currency"], "orders": row["n"],
                               "amount": _money(row["amount"])} for row in totals["settled"]]
         return Response({
-            "sharing_requests": selectors.by_state(SharingRequest),
-            "objections": selectors.by_state(Objection), "orders": selectors.by_state(Order),
-            "agreements": selectors.by_state(OperationAgreement),
-            "grants": selectors.by_state(Grant), "totals": totals,
+            "sharing_requests": selectors.by_state(request.user, SharingRequest),
+            "objections": selectors.by_state(request.user, Objection),
+            "orders": selectors.by_state(request.user, Order),
+            "agreements": selectors.by_state(request.user, OperationAgreement),
+            "grants": selectors.by_state(request.user, Grant), "totals": totals,
         })
 
 
@@ -97,7 +96,7 @@ class OverdueView(ApiView):
                    responses={200: OVERDUE, **errors(401, 403)})
     def get(self, request: Request) -> Response:
         regulator(request)
-        requests = (contracts.overdue_requests() | contracts.escalated_requests()).distinct()
+        requests = selectors.overdue_or_escalated_requests(request.user)
         requests = requests.select_related("resource__provider", "requester").order_by("due",
                                                                                      "pk")
         return Response({
@@ -110,7 +109,7 @@ class OverdueView(ApiView):
                  "state": o.state,
                  "due": o.accept_due if o.state == Objection.State.FILED else o.resolve_due,
                  "escalated_at": o.escalated_at}
-                for o in contracts.overdue_objections()[:500]],
+                for o in selectors.overdue_objections(request.user)[:500]],
         })
 
 
@@ -151,11 +150,11 @@ class AnomaliesView(ApiView):
                 {"delivery": d.pk, "grant": d.grant_id, "resource": d.grant.resource.code,
                  "grantee": d.grant.grantee.code, "delivered": d.delivered,
                  "grant_valid_until": d.grant.valid_until, "rows": d.rows}
-                for d in selectors.deliveries_near_expiry()[:500]],
+                for d in selectors.deliveries_near_expiry(request.user)[:500]],
             "repeated_refusals": [
                 {"requester": r["requester__code"], "name": r["requester__name_zh"],
                  "refusals": r["refusals"], "providers": r["providers"]}
-                for r in selectors.repeated_refusals()[:500]],
+                for r in selectors.repeated_refusals(request.user)[:500]],
             "unsettled_checkpoints": [
                 {"size": c.size, "root": c.root, "sealed": c.created,
                  "cosignatures": c.cosigner_count, "needed": k}
@@ -187,7 +186,14 @@ class ExchangeEventSerializer(serializers.ModelSerializer):  # type: ignore[type
                   "recorded", "payload"]
 
     def get_payload(self, entry: Entry) -> dict[str, Any] | None:
-        """The entry's payload (regulators may read every payload)."""
+        """The entry's payload, when the visibility policy lets you read it (regulators
+        and the data authority read every payload)."""
+        policy = self.context.get("payloads")
+        restricted = getattr(getattr(entry, "payload_row", None), "restricted", False)
+        if policy is None or not policy.readable(kind=entry.kind, actor=entry.actor,
+                                                 subject=entry.subject,
+                                                 restricted=restricted):
+            return None
         try:
             value = parse(entry.payload_row.data.encode())
         except Exception:  # noqa: BLE001 - a missing or odd payload is shown as none
@@ -207,6 +213,10 @@ def _subjects_of(participant: Participant) -> list[str]:
 
 class ExchangeLogView(ApiListView):
     """Deliveries and order events as recorded on the ledger, newest first."""
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        return {**super().get_serializer_context(),
+                "payloads": PayloadPolicy(self.request.user)}
 
     serializer_class = ExchangeEventSerializer
     query_serializer = ExchangeQuery

@@ -38,6 +38,7 @@ from api.base import (
     entry_ref,
     latest_entry,
     permit,
+    with_actions,
 )
 from catalog.models import DataItem, DataProduct, DataResource
 from contracts import agreements, grants, objections, orders, services, sharing
@@ -488,12 +489,14 @@ def with_entry_of(serializer: type[Any]) -> type[Any]:
 
 def _detail(name: str, serializer: type[serializers.Serializer],  # type: ignore[type-arg]
             lookup: Lookup, operation_id: str, doc: str, param: str = "pk") -> type[ApiView]:
+    detailed = with_actions(serializer)
+
     class DetailView(ApiView):
         @extend_schema(operation_id=operation_id, description=doc,
-                       responses={200: serializer, **errors(404)})
+                       responses={200: detailed, **errors(404)})
         def get(self, request: Request, **kwargs: Any) -> Response:
             target = lookup(request, kwargs[param])
-            return Response(serializer(target, context={"request": request}).data)
+            return Response(detailed(target, context={"request": request}).data)
 
     DetailView.__name__ = DetailView.__qualname__ = name
     return DetailView

@@ -58,23 +58,30 @@ def disputed_resources() -> QuerySet[DataResource]:
         objections__state__in=Objection.OPEN_STATES).distinct()
 
 
-def overdue_objections(at: datetime | None = None) -> QuerySet[Objection]:
-    """Open objections past a deadline or escalated: what the regulator watches."""
+def overdue_objections(at: datetime | None = None, *,
+                       among: QuerySet[Objection] | None = None) -> QuerySet[Objection]:
+    """Open objections past a deadline or escalated: what the regulator watches (``among``
+    the objections a reader may see)."""
     late = deadlines.overdue_objections_q(_now(at)) | Q(escalated_at__isnull=False)
-    return Objection.objects.filter(late, state__in=Objection.OPEN_STATES).select_related(
+    base = Objection.objects.all() if among is None else among
+    return base.filter(late, state__in=Objection.OPEN_STATES).select_related(
         "resource__provider").order_by("accept_due")
 
 
 # --- sharing requests -----------------------------------------------------------------------
 
 
-def overdue_requests(at: datetime | None = None) -> QuerySet[SharingRequest]:
-    return SharingRequest.objects.filter(deadlines.overdue_requests_q(_now(at))).order_by("due")
+def overdue_requests(at: datetime | None = None, *,
+                     among: QuerySet[SharingRequest] | None = None) -> QuerySet[SharingRequest]:
+    base = SharingRequest.objects.all() if among is None else among
+    return base.filter(deadlines.overdue_requests_q(_now(at))).order_by("due")
 
 
-def escalated_requests() -> QuerySet[SharingRequest]:
+def escalated_requests(*, among: QuerySet[SharingRequest] | None = None,
+                       ) -> QuerySet[SharingRequest]:
     """Pending requests escalated to the data authority (flagged for the regulator)."""
-    return SharingRequest.objects.filter(
+    base = SharingRequest.objects.all() if among is None else among
+    return base.filter(
         state=SharingRequest.State.PENDING, escalated_at__isnull=False,
     ).select_related("resource__provider", "requester").order_by("due")
 
@@ -111,11 +118,13 @@ PERIODS = {"day": TruncDay, "month": TruncMonth, "year": TruncYear}
 
 
 def order_totals(*, by: str, since: datetime | None = None, until: datetime | None = None,
-                 period: str = "month") -> list[dict[str, Any]]:
+                 period: str = "month",
+                 among: QuerySet[Order] | None = None) -> list[dict[str, Any]]:
     """Settled turnover grouped by product, seller, buyer or period (Asia/Shanghai days,
     months or years), per currency, aggregated in the database: each row has the group,
     ``currency``, ``orders`` and ``total`` (a Decimal; format it as a string)."""
-    query = Order.objects.filter(state__in=SETTLED, settled_at__isnull=False)
+    base = Order.objects.all() if among is None else among
+    query = base.filter(state__in=SETTLED, settled_at__isnull=False)
     if since is not None:
         query = query.filter(settled_at__gte=since)
     if until is not None:

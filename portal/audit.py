@@ -21,7 +21,6 @@ from django.utils.translation import gettext_lazy
 
 from audit import selectors, services
 from audit.models import Verification
-from contracts import selectors as contracts
 from contracts.models import Objection, SharingRequest
 from crypto.canonical import parse
 from kernel.errors import DomainError, InvalidInput
@@ -122,25 +121,26 @@ def _local(moment: Any) -> str:
     return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M") if moment else ""
 
 
-def _tables() -> dict[str, Table]:
+def _tables(who: Any) -> dict[str, Table]:
+    """The dashboard's tables over what ``who`` may see (``policy.visibility``)."""
     def overdue_requests() -> list[list[Any]]:
-        found = contracts.overdue_requests().select_related("requester", "resource__provider")
+        found = selectors.overdue_requests(who).select_related("requester", "resource__provider")
         return [[r.pk, r.resource.code, r.requester.name_zh, r.resource.provider.name_zh,
                  _local(r.due), _local(r.escalated_at)] for r in found]
 
     def overdue_objections() -> list[list[Any]]:
         return [[o.pk, o.resource.code, o.resource.provider.name_zh, o.get_state_display(),
                  _local(o.accept_due if o.state == Objection.State.FILED else o.resolve_due),
-                 _local(o.escalated_at)] for o in contracts.overdue_objections()]
+                 _local(o.escalated_at)] for o in selectors.overdue_objections(who)]
 
     def near_expiry() -> list[list[Any]]:
         return [[d.pk, d.grant_id, d.grant.resource.code, d.grant.grantee.name_zh,
                  _local(d.delivered), _local(d.grant.valid_until), d.rows]
-                for d in selectors.deliveries_near_expiry()]
+                for d in selectors.deliveries_near_expiry(who)]
 
     def refusals() -> list[list[Any]]:
         return [[r["requester__code"], r["requester__name_zh"], r["refusals"],
-                 r["providers"]] for r in selectors.repeated_refusals()]
+                 r["providers"]] for r in selectors.repeated_refusals(who)]
 
     def unsettled() -> list[list[Any]]:
         return [[c.size, c.root, _local(c.created), c.cosignatures.count(), ledger.witness_k()]
@@ -154,7 +154,7 @@ def _tables() -> dict[str, Table]:
         names = dict(Participant.objects.values_list("code", "name_zh"))
         return [[row["seller__code"], names.get(row["seller__code"], ""), row["currency"],
                  row["orders"], f"{row['total']:.2f}"]
-                for row in contracts.order_totals(by="seller")]
+                for row in selectors.order_totals(who, by="seller")]
 
     return {t.name: t for t in [
         Table("overdue-requests", str(gettext_lazy("Overdue sharing requests")),
@@ -180,18 +180,18 @@ def _tables() -> dict[str, Table]:
     ]}
 
 
-def _charts(days: int) -> dict[str, Any]:
+def _charts(who: Any, days: int) -> dict[str, Any]:
     today = timezone.localdate()
     since_day = today - timedelta(days=days - 1)
     since = timezone.make_aware(datetime.combine(since_day, time.min))
-    deliveries = selectors.daily_series(selectors.deliveries_per_day(since), since_day, today,
+    deliveries = selectors.daily_series(selectors.deliveries_per_day(who, since), since_day, today,
                                         "deliveries", "rows")
-    orders = selectors.daily_series(selectors.orders_per_day(since), since_day, today,
+    orders = selectors.daily_series(selectors.orders_per_day(who, since), since_day, today,
                                     "orders")
-    settled = selectors.daily_series(selectors.settlements_per_day(since).filter(
+    settled = selectors.daily_series(selectors.settlements_per_day(who, since).filter(
         currency="CNY"), since_day, today, "settled", "amount")
-    requests = selectors.by_state(SharingRequest)
-    objections = selectors.by_state(Objection)
+    requests = selectors.by_state(who, SharingRequest)
+    objections = selectors.by_state(who, Objection)
     return {
         "volume": {
             "title": _("Exchange volume per day"), "x": _("Day"), "y": _("Count"),
@@ -225,10 +225,10 @@ def regulator(request: HttpRequest) -> HttpResponse:
     _require(request, REGULATOR_KINDS, _("The dashboard is for regulators and the data "
                                          "authority."))
     days = 30
-    tables = [{"table": t, "rows": t.rows()} for t in _tables().values()]
+    tables = [{"table": t, "rows": t.rows()} for t in _tables(request.user).values()]
     return render(request, "audit/regulator.html", {
-        "section": "regulator", "totals": selectors.totals(), "tables": tables,
-        "charts": _charts(days), "days": days, "status": ledger.status(),
+        "section": "regulator", "totals": selectors.totals(request.user), "tables": tables,
+        "charts": _charts(request.user, days), "days": days, "status": ledger.status(),
         "alerts": sum(1 for t in tables if t["rows"] and t["table"].name != "turnover"),
     })
 
@@ -236,7 +236,7 @@ def regulator(request: HttpRequest) -> HttpResponse:
 @login_required
 def regulator_csv(request: HttpRequest, name: str) -> HttpResponse:
     _require(request, REGULATOR_KINDS, _("Not allowed."))
-    table = _tables().get(name)
+    table = _tables(request.user).get(name)
     if table is None:
         from django.http import Http404
 

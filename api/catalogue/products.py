@@ -20,6 +20,7 @@ from api.base import (
     entry_ref,
     latest_entry,
     permit,
+    with_actions,
     written,
 )
 from api.catalogue import serializers as s
@@ -111,15 +112,18 @@ class ListingListView(ApiListView):
         return super().get(request, *args, **kwargs)
 
 
+PRODUCT_DETAIL = with_actions(s.ProductSerializer)
+
+
 class ProductDetailView(ApiView):
     """A product you may see: listed ones, your own, those submitted for review (third
     parties), any (the data authority, regulators, auditors)."""
 
     @extend_schema(operation_id="catalog_products_retrieve",
-                   responses={200: s.ProductSerializer, **errors(404)})
+                   responses={200: PRODUCT_DETAIL, **errors(404)})
     def get(self, request: Request, code: str) -> Response:
-        return Response(s.ProductSerializer(product_of(request, code),
-                                            context={"request": request}).data)
+        return Response(PRODUCT_DETAIL(product_of(request, code),
+                                       context={"request": request}).data)
 
 
 class ProductSubmitView(ApiView):

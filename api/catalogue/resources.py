@@ -19,6 +19,7 @@ from api.base import (
     entry_ref,
     latest_entry,
     permit,
+    with_actions,
     written,
 )
 from api.catalogue import serializers as s
@@ -146,15 +147,18 @@ class ResourceListView(ApiListView):
         return resource_written(request, resource, appended=False, status=201)
 
 
+RESOURCE_DETAIL = with_actions(s.ResourceSerializer)
+
+
 class ResourceDetailView(ApiView):
     """A resource you may see. Restricted fields and the items' details only for those who
     may see them; otherwise they are omitted and ``restricted`` is true."""
 
     @extend_schema(operation_id="catalog_resources_retrieve",
-                   responses={200: s.ResourceSerializer, **errors(404)})
+                   responses={200: RESOURCE_DETAIL, **errors(404)})
     def get(self, request: Request, code: str) -> Response:
         resource = resource_of(request, code)
-        return Response(s.ResourceSerializer(resource, context={"request": request}).data)
+        return Response(RESOURCE_DETAIL(resource, context={"request": request}).data)
 
 
 class ResourceReviseView(ApiView):
