@@ -42,12 +42,20 @@ class Input(serializers.Serializer):  # type: ignore[type-arg]
         return super().to_internal_value(data)
 
 
-class MoneyField(serializers.Field):  # type: ignore[type-arg]
-    """An amount passed to the service as sent (``kernel.money`` parses it there, so that a
-    float or "Infinity" is refused the same way on every interface)."""
+class AsSentField(serializers.Field):  # type: ignore[type-arg]
+    """A value passed to the service exactly as the client sent it: the service checks it,
+    so that every interface refuses it the same way, with the same reason."""
 
     def to_internal_value(self, data: Any) -> Any:
         return data
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
+class MoneyField(AsSentField):
+    """An amount, parsed by the service (``kernel.money``): a float or "Infinity" is
+    refused the same way on every interface."""
 
     def to_representation(self, value: Any) -> Any:
         return str(value)

@@ -7,7 +7,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from api.base import EntryRefSerializer, Input, MoneyField
+from api.base import AsSentField, EntryRefSerializer, Input, MoneyField
 from catalog import selectors
 from catalog.models import (
     Category,
@@ -364,7 +364,7 @@ class RuleInputSerializer(Input):
     item = serializers.CharField(max_length=100, help_text="the data item's name")
     check = serializers.CharField(max_length=32, help_text="one of: " + ", ".join(
         QualityRule.Check.values))
-    parameters = serializers.JSONField(
+    parameters = AsSentField(
         required=False, default=dict,
         help_text='pattern: {"pattern": RE2 expression}; range: {"min": n, "max": n}; '
                   'enumeration: {"values": [...]}; none for the other checks')
