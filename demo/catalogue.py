@@ -25,6 +25,8 @@ from django.db import transaction
 
 from catalog import quality, services
 from catalog.models import Category, DataProduct, DataResource, ProductStatus, ResourceStatus
+from contracts import products
+from contracts import selectors as contracts
 from demo import participants as people
 from operators import uscc
 from operators.models import Participant
@@ -372,8 +374,6 @@ PRODUCTS = [
 
 
 def _missing_grants(spec: DemoProduct) -> list[str]:
-    from contracts import selectors as contracts
-
     owner = Participant.objects.get(code=spec.owner)
     return [code for code in spec.resources
             if not contracts.holds_grant(owner, DataResource.objects.get(code=code))]
@@ -382,17 +382,17 @@ def _missing_grants(spec: DemoProduct) -> list[str]:
 def _product(spec: DemoProduct) -> DataProduct:
     by = _person(spec.by)
     with transaction.atomic():
-        product = services.create_product(
+        product = products.create_product(
             by=by, code=spec.code, name=spec.name, description=spec.description,
             resources=list(DataResource.objects.filter(code__in=spec.resources)),
             price=spec.price,
         )
         if spec.state == ProductStatus.SUBMITTED:
-            product = services.submit_product(by=by, product=product)
+            product = products.submit_product(by=by, product=product)
         if spec.certificate is not None:
             username, kind, document = spec.certificate
             report = f"{document}\n{spec.code} {spec.name}\n{datetime.now(UTC):%Y-%m-%d}"
-            services.attach_certificate(by=_person(username), product=product, kind=kind,
+            products.attach_certificate(by=_person(username), product=product, kind=kind,
                                         document_name=document, document=report.encode(),
                                         summary="数据来源合法、处理过程合规，准予申请挂牌")
     return product

@@ -22,10 +22,10 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.db.models import Count
 
-from catalog import services as catalog
 from catalog.models import DataProduct, DataResource, ProductStatus
-from contracts import agreements, common, grants, objections, orders, sharing, tasks
+from contracts import agreements, common, grants, objections, orders, products, sharing, tasks
 from contracts.calendar import local_date
 from contracts.models import Grant, Objection, OperationAgreement, Order, SharingRequest
 from demo import catalogue
@@ -252,12 +252,12 @@ def _product() -> DataProduct:
     if found is not None:
         return found
     seller = _person(people.USER_OPERATOR_TRANSPORT)
-    product = catalog.create_product(
+    product = products.create_product(
         by=seller, code=PRODUCT_PARKING, name="停车泊位实时查询服务",
         description="全市公共停车场剩余泊位的实时查询接口（按分钟更新）",
         resources=[_resource(catalogue.TRANSPORT_PARKING)], price="5000.00")
-    catalog.submit_product(by=seller, product=product)
-    return catalog.review_product(by=_person(people.USER_AUTHORITY), product=product,
+    products.submit_product(by=seller, product=product)
+    return products.review_product(by=_person(people.USER_AUTHORITY), product=product,
                                   action="list")
 
 
@@ -342,7 +342,5 @@ def summary() -> dict[str, Any]:
 
 
 def _states(model: Any) -> Iterator[tuple[str, int]]:
-    from django.db.models import Count
-
     for row in model.objects.values("state").annotate(n=Count("pk")).order_by("state"):
         yield row["state"], row["n"]

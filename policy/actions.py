@@ -11,12 +11,13 @@ from __future__ import annotations
 from typing import Any
 
 from catalog.models import DataProduct, DataResource
-from catalog.services import PRODUCT, RESOURCE
+from catalog.services import RESOURCE
 from contracts.agreements import AGREEMENT
 from contracts.grants import GRANT
 from contracts.models import Grant, Objection, OperationAgreement, Order, SharingRequest
 from contracts.objections import OBJECTION
 from contracts.orders import ORDER
+from contracts.products import PRODUCT
 from contracts.sharing import SHARING
 from kernel.states import Machine
 from operators.models import Participant

@@ -11,9 +11,10 @@ from datetime import datetime, time, timedelta
 from typing import Any
 
 from django import forms
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -92,8 +93,6 @@ def bundle(request: HttpRequest) -> HttpResponse:
         manifest = services.export_bundle(buffer, first=form.cleaned_data["first"],
                                           last=form.cleaned_data["last"], as_code=reader)
     except InvalidInput as exc:
-        from django.contrib import messages
-
         messages.error(request, exc.message)
         return redirect("audit:auditor")
     except DomainError as exc:
@@ -238,8 +237,6 @@ def regulator_csv(request: HttpRequest, name: str) -> HttpResponse:
     _require(request, REGULATOR_KINDS, _("Not allowed."))
     table = _tables(request.user).get(name)
     if table is None:
-        from django.http import Http404
-
         raise Http404(name)
     out = io.StringIO()
     out.write("\ufeff")  # so that spreadsheet programs read the Chinese as UTF-8

@@ -32,6 +32,7 @@ from catalog.models import (
     ResourceStatus,
     Sharing,
 )
+from contracts import products
 from contracts.selectors import disputed_resources
 from kernel.errors import DomainError, InvalidInput
 from kernel.uploads import read_upload
@@ -375,10 +376,10 @@ def product_detail(request: HttpRequest, code: str) -> HttpResponse:
         form = CertificateForm(request.POST, request.FILES)
         if form.is_valid():
             upload = form.cleaned_data["document"]
-            if run(request, lambda: services.attach_certificate(
+            if run(request, lambda: products.attach_certificate(
                     by=request.user, product=product, kind=party.service_type,
                     document_name=upload.name,
-                    document=read_upload(upload, services.MAX_CERTIFICATE) or b"",
+                    document=read_upload(upload, products.MAX_CERTIFICATE) or b"",
                     summary=form.cleaned_data["summary"]),
                     _("Certificate recorded on the ledger."), form):
                 return redirect("catalog:product", code)
@@ -389,7 +390,7 @@ def product_detail(request: HttpRequest, code: str) -> HttpResponse:
         "resources": product.resources.select_related("provider"),
         "certificates": product.certificates.select_related("issuer"),
         "actions": _product_actions(request, product),
-        "steps": timeline([services.product_subject(product)]),
+        "steps": timeline([products.product_subject(product)]),
         "certify": party is not None and party.is_admitted, "form": form,
         "can_order": buyer and product.status == ProductStatus.LISTED,
         "orders": _orders_of(request, product),
@@ -410,10 +411,10 @@ def product_act(request: HttpRequest, code: str) -> HttpResponse:
     reason = request.POST.get("reason", "")
 
     def review(action: str) -> Any:
-        return lambda: services.review_product(by=request.user, product=product,
+        return lambda: products.review_product(by=request.user, product=product,
                                                action=action, reason=reason)
 
-    handlers = {"submit": lambda: services.submit_product(by=request.user, product=product),
+    handlers = {"submit": lambda: products.submit_product(by=request.user, product=product),
                 "list": review("list"), "reject": review("reject"), "delist": review("delist")}
     done = {"submit": _("Submitted for compliance review."), "list": _("Product listed."),
             "reject": _("Product rejected."), "delist": _("Product delisted.")}
@@ -445,7 +446,7 @@ def product_new(request: HttpRequest) -> HttpResponse:
     form = ProductForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        product = run(request, lambda: services.create_product(
+        product = run(request, lambda: products.create_product(
             by=request.user, code=data["code"], name=data["name"],
             resources=list(data["resources"]), price=data["price"],
             currency=data["currency"], description=data["description"]),

@@ -25,8 +25,9 @@ from api.base import (
 )
 from api.catalogue import serializers as s
 from api.participants import ReasonSerializer
-from catalog import selectors, services
+from catalog import selectors
 from catalog.models import Certificate, DataProduct, ProductStatus
+from contracts import products
 from kernel.api import errors, no_nul, order_by
 from kernel.uploads import read_upload
 from ledger.models import Entry
@@ -41,7 +42,7 @@ def product_of(request: Request, code: str) -> DataProduct:
 
 def product_written(request: Request, product: DataProduct, *, appended: bool,
                     status: int = 200) -> Response:
-    entry = latest_entry(services.product_subject(product)) if appended else None
+    entry = latest_entry(products.product_subject(product)) if appended else None
     fresh = DataProduct.objects.select_related("owner").get(pk=product.pk)
     return written(s.ProductSerializer, fresh, request, entry, status)
 
@@ -88,10 +89,10 @@ class ProductListView(ApiListView):
         responses={201: s.ProductWrittenSerializer, **errors(400, 401, 403)},
     )
     def post(self, request: Request) -> Response:
-        services.product_maker(request.user, acting_participant(request))
+        products.product_maker(request.user, acting_participant(request))
         form = s.ProductCreateSerializer(data=request.data, context={"request": request})
         form.is_valid(raise_exception=True)
-        product = services.create_product(by=request.user, owner=acting_participant(request),
+        product = products.create_product(by=request.user, owner=acting_participant(request),
                                            **form.validated_data)
         return product_written(request, product, appended=False, status=201)
 
@@ -137,7 +138,7 @@ class ProductSubmitView(ApiView):
         responses={200: s.ProductWrittenSerializer, **WRITE_ERRORS},
     )
     def post(self, request: Request, code: str) -> Response:
-        product = services.submit_product(by=request.user, product=product_of(request, code))
+        product = products.submit_product(by=request.user, product=product_of(request, code))
         return product_written(request, product, appended=True)
 
 
@@ -160,7 +161,7 @@ def _review_view(action: str, summary: str) -> type[ApiView]:
             permit(request, product, action)
             form = ReasonSerializer(data=request.data)
             form.is_valid(raise_exception=True)
-            reviewed = services.review_product(by=request.user, product=product, action=action,
+            reviewed = products.review_product(by=request.user, product=product, action=action,
                                                reason=form.validated_data["reason"])
             return product_written(request, reviewed, appended=True)
 
@@ -205,14 +206,14 @@ class CertificateListView(ApiListView):
     )
     def post(self, request: Request, code: str) -> Response:
         product = product_of(request, code)
-        issuer = services.certifier(request.user, acting_participant(request))
+        issuer = products.certifier(request.user, acting_participant(request))
         form = s.CertificateInputSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         data = form.validated_data
         document = data["document"]
-        certificate = services.attach_certificate(
+        certificate = products.attach_certificate(
             by=request.user, product=product, kind=data["kind"], document_name=document.name,
-            document=read_upload(document, services.MAX_CERTIFICATE) or b"",
+            document=read_upload(document, products.MAX_CERTIFICATE) or b"",
             summary=data["summary"], issuer=issuer)
         entry = entry_ref(Entry.objects.filter(seq=certificate.entry_seq).first())
         return written(s.CertificateSerializer, certificate, request, entry, 201)

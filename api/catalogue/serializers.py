@@ -26,7 +26,7 @@ from catalog.models import (
     ResourceVersion,
     Sharing,
 )
-from catalog.services import CERTIFICATE_KINDS
+from contracts.products import CERTIFICATE_KINDS
 from kernel.api import orderings
 from kernel.errors import NotFound
 from policy import visibility

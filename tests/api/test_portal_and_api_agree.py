@@ -16,7 +16,7 @@ from django.test import Client
 from catalog import rules
 from catalog.models import QualityRule
 from catalog.quality import MAX_SAMPLE
-from catalog.services import MAX_CERTIFICATE
+from contracts.products import MAX_CERTIFICATE
 from tests.api.conftest import Api, World, resource
 
 RULES = "/catalogue/resources/RS-OPEN/quality/"

@@ -16,6 +16,7 @@ from django.db import transaction
 
 from catalog import services as catalog
 from catalog.models import DataProduct, DataResource, ProductStatus, ResourceStatus
+from contracts import products
 from kernel.errors import DomainError
 from operators import services as operators
 from operators.models import Kind, Participant, Status
@@ -88,7 +89,7 @@ def resources(w: World) -> list[DataResource]:
     return made
 
 
-def products(w: World) -> list[DataProduct]:
+def products_in_every_state(w: World) -> list[DataProduct]:
     operator, authority = w.users["operator"], w.users["authority"]
     paths = {ProductStatus.DRAFT: [], ProductStatus.SUBMITTED: ["submit"],
              ProductStatus.LISTED: ["submit", "list"],
@@ -96,11 +97,11 @@ def products(w: World) -> list[DataProduct]:
              ProductStatus.DELISTED: ["submit", "list", "delist"]}
     made = []
     for status, steps in paths.items():
-        product = catalog.create_product(by=operator, code=f"P-STATE-{status}", name=status,
+        product = products.create_product(by=operator, code=f"P-STATE-{status}", name=status,
                                          resources=[w.resources["conditional"]], price="10")
         for step in steps:
-            product = (catalog.submit_product(by=operator, product=product) if step == "submit"
-                       else catalog.review_product(by=authority, product=product, action=step,
+            product = (products.submit_product(by=operator, product=product) if step == "submit"
+                       else products.review_product(by=authority, product=product, action=step,
                                                    reason="理由"))
         assert product.status == status
         made.append(product)
@@ -118,13 +119,13 @@ def attempt(obj: Any, action: str, by: Any) -> Callable[[], Any]:
             "withdraw": lambda: catalog.withdraw_resource(by=by, resource=obj, reason="理由"),
         }[action]
     if action == "submit":
-        return lambda: catalog.submit_product(by=by, product=obj)
-    return lambda: catalog.review_product(by=by, product=obj, action=action, reason="理由")
+        return lambda: products.submit_product(by=by, product=obj)
+    return lambda: products.review_product(by=by, product=obj, action=action, reason="理由")
 
 
 @pytest.mark.django_db
 def test_available_actions_agree_with_the_services(world: World) -> None:
-    objects = [*companies(world), *resources(world), *products(world)]
+    objects = [*companies(world), *resources(world), *products_in_every_state(world)]
     disagree, cells = [], 0
     for obj in objects:
         obj = type(obj).objects.get(pk=obj.pk)
