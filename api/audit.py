@@ -4,8 +4,10 @@ and audit bundle downloads, for auditors, regulators and the data authority."""
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Mapping
 from typing import Any
 
+from django.contrib.auth.models import User as Person
 from django.db.models import QuerySet
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
@@ -37,7 +39,7 @@ def auditor(request: Request) -> Any:
     return authz.acting_for(request.user, kinds=services.AUDIT_KINDS)
 
 
-class VerificationSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+class VerificationSerializer(serializers.ModelSerializer):
     percent = serializers.IntegerField(read_only=True, help_text="progress, 0..100")
     report = serializers.JSONField(allow_null=True, help_text="the verification report "
                                                               "once finished")
@@ -65,7 +67,7 @@ class RangeInput(Input):
                                               "where a checkpoint ends)")
 
 
-class VerificationQuery(serializers.Serializer):  # type: ignore[type-arg]
+class VerificationQuery(serializers.Serializer):
     state = serializers.ChoiceField(Verification.State.choices, required=False,
                                     allow_blank=True)
     ordering = serializers.ChoiceField(orderings("created", "state"), required=False,
@@ -107,6 +109,7 @@ class VerificationListView(ApiListView):
     def post(self, request: Request) -> Response:
         form = RangeInput(data=request.data)
         form.is_valid(raise_exception=True)
+        assert isinstance(request.user, Person)  # IsAuthenticated
         run = services.start_verification(by=request.user, **form.validated_data)
         run.refresh_from_db()
         return Response(VerificationSerializer(run).data, status=201)
@@ -146,7 +149,7 @@ class ZipRenderer(BaseRenderer):
     format = "zip"
 
     def render(self, data: Any, accepted_media_type: str | None = None,
-               renderer_context: dict[str, Any] | None = None) -> bytes:
+               renderer_context: Mapping[str, Any] | None = None) -> bytes:
         return JSONRenderer().render(data)
 
 
@@ -169,6 +172,7 @@ class BundleView(ApiView):
             **errors(400, 401, 403)},
     )
     def get(self, request: Request) -> FileResponse:
+        assert isinstance(request.user, Person)  # IsAuthenticated
         reader = services.bundle_reader(by=request.user)
         first, last = _seq(request, "from"), _seq(request, "to")
         spool = tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024)  # noqa: SIM115

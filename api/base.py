@@ -7,18 +7,23 @@ The generic pieces (error mapping, ordering, query parameters) are in ``kernel.a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import generics, serializers
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authentication import (
+    BaseAuthentication,
+    SessionAuthentication,
+    TokenAuthentication,
+)
 from rest_framework.parsers import BaseParser
 from rest_framework.permissions import IsAuthenticatedOrReadOnly
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.schemas.inspectors import ViewInspector
 from rest_framework.views import APIView
 
 from kernel.api import errors
@@ -28,8 +33,11 @@ from ledger.models import Entry
 from operators.models import Participant
 from policy.actions import available_actions, machine_of
 
+if TYPE_CHECKING:
+    from rest_framework.permissions import _PermissionClass
 
-class Input(serializers.Serializer):  # type: ignore[type-arg]
+
+class Input(serializers.Serializer):
     """A request body's shape. It only parses: a field it does not know is refused with its
     name (never silently dropped); the rules are the services'."""
 
@@ -42,7 +50,7 @@ class Input(serializers.Serializer):  # type: ignore[type-arg]
         return super().to_internal_value(data)
 
 
-class AsSentField(serializers.Field):  # type: ignore[type-arg]
+class AsSentField(serializers.Field):
     """A value passed to the service exactly as the client sent it: the service checks it,
     so that every interface refuses it the same way, with the same reason."""
 
@@ -61,7 +69,7 @@ class MoneyField(AsSentField):
         return str(value)
 
 
-class EntryRefSerializer(serializers.Serializer):  # type: ignore[type-arg]
+class EntryRefSerializer(serializers.Serializer):
     """The ledger entry a write appended."""
 
     seq = serializers.IntegerField()
@@ -122,20 +130,21 @@ class ApiDefaults:
     # reads are open, writes need a signed-in user; bodies are JSON unless a view says
     # otherwise. (No docstring: OpenAPI takes an operation's description from its view.)
 
-    authentication_classes = [TokenAuthentication, SessionAuthentication]
-    permission_classes = [IsAuthenticatedOrReadOnly]
-    parser_classes: list[type[BaseParser]] = [JSONParser]
-    schema = TaggedSchema()
+    authentication_classes: Sequence[type[BaseAuthentication]] = [TokenAuthentication,
+                                                                  SessionAuthentication]
+    permission_classes: Sequence[_PermissionClass] = [IsAuthenticatedOrReadOnly]
+    parser_classes: Sequence[type[BaseParser]] = [JSONParser]
+    schema: ViewInspector | None = TaggedSchema()
 
 
 class ApiView(ApiDefaults, APIView):
     pass
 
 
-class ApiListView(ApiDefaults, generics.ListAPIView):  # type: ignore[type-arg]
+class ApiListView(ApiDefaults, generics.ListAPIView):
     # A paginated list whose query parameters ``query_serializer`` checks.
 
-    query_serializer: type[serializers.Serializer] | None = None  # type: ignore[type-arg]
+    query_serializer: type[serializers.Serializer] | None = None
 
     def query(self) -> dict[str, Any]:
         """The list's query parameters, checked by ``query_serializer`` (400 names each)."""
@@ -146,7 +155,7 @@ class ApiListView(ApiDefaults, generics.ListAPIView):  # type: ignore[type-arg]
         return dict(checked.validated_data)
 
 
-class ActionsField(serializers.ListField):  # type: ignore[type-arg]
+class ActionsField(serializers.ListField):
     """The transitions the requesting user may take on the object now
     (``policy.actions.available_actions``): exactly what its action endpoints accept."""
 
@@ -160,10 +169,11 @@ class ActionsField(serializers.ListField):  # type: ignore[type-arg]
         return available_actions(request.user, value) if request is not None else []
 
 
-def with_actions(serializer: type[serializers.Serializer]) -> type[serializers.Serializer]:  # type: ignore[type-arg]
+def with_actions(serializer: type[serializers.Serializer]) -> type[serializers.Serializer]:
     """``serializer`` plus ``actions`` (its own OpenAPI component), for detail views."""
     name = serializer.__name__.replace("Serializer", "DetailSerializer")
-    meta = type("Meta", (serializer.Meta,), {"fields": [*serializer.Meta.fields, "actions"]})
+    parent: Any = serializer.Meta  # type: ignore[attr-defined]
+    meta = type("Meta", (parent,), {"fields": [*parent.fields, "actions"]})
     return type(name, (serializer,), {"actions": ActionsField(), "Meta": meta,
                                       "__module__": serializer.__module__})
 
@@ -177,7 +187,7 @@ def permit(request: Request, obj: Any, action: str) -> None:
     machine_of(obj).permit(request.user, obj, action)
 
 
-def written(serializer: type[serializers.Serializer], instance: Any,  # type: ignore[type-arg]
+def written(serializer: type[serializers.Serializer], instance: Any,
             request: Request, entry: dict[str, Any] | None, status: int = 200) -> Response:
     data = dict(serializer(instance, context={"request": request}).data)
     data["entry"] = entry

@@ -100,10 +100,11 @@ def resource_field(user: Any, code: str, field: str = "resource") -> DataResourc
     return found
 
 
-def with_entry(serializer: type[serializers.Serializer]) -> type[serializers.Serializer]:  # type: ignore[type-arg]
+def with_entry(serializer: type[serializers.Serializer]) -> type[serializers.Serializer]:
     """``serializer`` plus the ledger entry a write appended (its own OpenAPI component)."""
     name = serializer.__name__.replace("Serializer", "WrittenSerializer")
-    meta = type("Meta", (serializer.Meta,), {"fields": [*serializer.Meta.fields, "entry"]})
+    parent: Any = serializer.Meta  # type: ignore[attr-defined]
+    meta = type("Meta", (parent,), {"fields": [*parent.fields, "entry"]})
     return type(name, (serializer,), {
         "entry": EntryRefSerializer(allow_null=True,
                                     help_text="the ledger entry this write appended"),
@@ -111,7 +112,7 @@ def with_entry(serializer: type[serializers.Serializer]) -> type[serializers.Ser
     })
 
 
-def respond(serializer: type[serializers.Serializer], instance: Any,  # type: ignore[type-arg]
+def respond(serializer: type[serializers.Serializer], instance: Any,
             request: Request, entry: dict[str, Any] | None, status: int = 200) -> Response:
     data = dict(serializer(instance, context={"request": request}).data)
     data["entry"] = entry
@@ -137,7 +138,7 @@ def _names(many: bool = True) -> Any:
 # --- serializers ---------------------------------------------------------------------------
 
 
-class SharingRequestSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+class SharingRequestSerializer(serializers.ModelSerializer):
     requester = _code()
     resource = _code()
     items = _names()
@@ -150,7 +151,7 @@ class SharingRequestSerializer(serializers.ModelSerializer):  # type: ignore[typ
                   "reason", "decided_at", "decided_by", "created"]
 
 
-class AgreementSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+class AgreementSerializer(serializers.ModelSerializer):
     authority = _code()
     operator = _code()
     resources = _code(many=True)
@@ -167,7 +168,7 @@ class AgreementSerializer(serializers.ModelSerializer):  # type: ignore[type-arg
         return sorted(f"{i.resource.code}/{i.name}" for i in agreement.items.all())
 
 
-class GrantSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+class GrantSerializer(serializers.ModelSerializer):
     grantee = _code()
     resource = _code()
     items = _names()
@@ -179,7 +180,7 @@ class GrantSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
                   "sharing_request", "agreement", "state", "reason", "created"]
 
 
-class DeliverySerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+class DeliverySerializer(serializers.ModelSerializer):
     resource = serializers.CharField(source="grant.resource.code", read_only=True)
     grantee = serializers.CharField(source="grant.grantee.code", read_only=True)
     desensitisation = serializers.DictField(child=serializers.CharField())
@@ -190,7 +191,7 @@ class DeliverySerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
                   "disputed", "entry_seq", "delivered"]
 
 
-class ObjectionSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+class ObjectionSerializer(serializers.ModelSerializer):
     filer_participant = _code(null=True)
     resource = _code()
 
@@ -202,7 +203,7 @@ class ObjectionSerializer(serializers.ModelSerializer):  # type: ignore[type-arg
                   "outcome", "created"]
 
 
-class OrderSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+class OrderSerializer(serializers.ModelSerializer):
     product = _code()
     buyer = _code()
     seller = _code()
@@ -338,20 +339,24 @@ class SettleInput(Input):
 
 # --- queries -------------------------------------------------------------------------------
 
-BOOL = {"required": False, "allow_null": True, "default": None}
 
 
-class SharingQuery(serializers.Serializer):  # type: ignore[type-arg]
+def _flag() -> serializers.BooleanField:
+    """An optional true/false filter (absent: no filter)."""
+    return serializers.BooleanField(required=False, allow_null=True, default=None)
+
+
+class SharingQuery(serializers.Serializer):
     state = serializers.ChoiceField(SharingRequest.State.choices, required=False,
                                     allow_blank=True)
     resource = serializers.CharField(required=False, max_length=64)
     requester = serializers.CharField(required=False, max_length=32)
-    escalated = serializers.BooleanField(**BOOL)
+    escalated = _flag()
     ordering = serializers.ChoiceField(orderings("created", "due", "state"), required=False,
                                        help_text="default: newest first")
 
 
-class AgreementQuery(serializers.Serializer):  # type: ignore[type-arg]
+class AgreementQuery(serializers.Serializer):
     state = serializers.ChoiceField(OperationAgreement.State.choices, required=False,
                                     allow_blank=True)
     operator = serializers.CharField(required=False, max_length=32)
@@ -359,31 +364,31 @@ class AgreementQuery(serializers.Serializer):  # type: ignore[type-arg]
                                        required=False)
 
 
-class GrantQuery(serializers.Serializer):  # type: ignore[type-arg]
+class GrantQuery(serializers.Serializer):
     state = serializers.ChoiceField(Grant.State.choices, required=False, allow_blank=True)
     grantee = serializers.CharField(required=False, max_length=32)
     resource = serializers.CharField(required=False, max_length=64)
     ordering = serializers.ChoiceField(orderings("created", "valid_until"), required=False)
 
 
-class DeliveryQuery(serializers.Serializer):  # type: ignore[type-arg]
+class DeliveryQuery(serializers.Serializer):
     resource = serializers.CharField(required=False, max_length=64)
     grantee = serializers.CharField(required=False, max_length=32)
-    disputed = serializers.BooleanField(**BOOL)
+    disputed = _flag()
     ordering = serializers.ChoiceField(orderings("delivered", "rows"), required=False)
 
 
-class ObjectionQuery(serializers.Serializer):  # type: ignore[type-arg]
+class ObjectionQuery(serializers.Serializer):
     state = serializers.ChoiceField(Objection.State.choices, required=False, allow_blank=True)
     ground = serializers.ChoiceField(Objection.Ground.choices, required=False,
                                      allow_blank=True)
     resource = serializers.CharField(required=False, max_length=64)
-    escalated = serializers.BooleanField(**BOOL)
+    escalated = _flag()
     ordering = serializers.ChoiceField(orderings("created", "accept_due", "state"),
                                        required=False)
 
 
-class OrderQuery(serializers.Serializer):  # type: ignore[type-arg]
+class OrderQuery(serializers.Serializer):
     state = serializers.ChoiceField(Order.State.choices, required=False, allow_blank=True)
     buyer = serializers.CharField(required=False, max_length=32)
     seller = serializers.CharField(required=False, max_length=32)
@@ -413,8 +418,8 @@ def _filter(query: QuerySet[Any], checked: dict[str, Any], fields: dict[str, str
 # --- list views ----------------------------------------------------------------------------
 
 
-def _list_view(name: str, serializer: type[serializers.Serializer],  # type: ignore[type-arg]
-               query_serializer: type[serializers.Serializer],  # type: ignore[type-arg]
+def _list_view(name: str, serializer: type[serializers.Serializer],
+               query_serializer: type[serializers.Serializer],
                visible: Callable[[Any], QuerySet[Any]], filters: dict[str, str],
                orders: dict[str, str], operation_id: str, doc: str,
                scoped: Callable[[Any, QuerySet[Any]], QuerySet[Any]] | None = None,
@@ -448,8 +453,8 @@ Call = Callable[[Request, Any, dict[str, Any]], Model]
 
 
 def _action(name: str, *, operation_id: str, summary: str, description: str,
-            lookup: Lookup, form: type[serializers.Serializer] | None,  # type: ignore[type-arg]
-            call: Call, out: type[serializers.Serializer],  # type: ignore[type-arg]
+            lookup: Lookup, form: type[serializers.Serializer] | None,
+            call: Call, out: type[serializers.Serializer],
             subject: Callable[[Any], str], param: str = "pk") -> type[ApiView]:
     class ActionView(ApiView):
         @extend_schema(operation_id=operation_id, summary=summary,
@@ -487,7 +492,7 @@ def with_entry_of(serializer: type[Any]) -> type[Any]:
     return WRITTEN[serializer]
 
 
-def _detail(name: str, serializer: type[serializers.Serializer],  # type: ignore[type-arg]
+def _detail(name: str, serializer: type[serializers.Serializer],
             lookup: Lookup, operation_id: str, doc: str, param: str = "pk") -> type[ApiView]:
     detailed = with_actions(serializer)
 
@@ -548,7 +553,7 @@ class SharingRequestListView(SharingRequestListBase):  # type: ignore[valid-type
 SharingRequestDetailView = _detail("SharingRequestDetailView", SharingRequestSerializer,
                                    sharing_request, "sharing_requests_retrieve",
                                    "A sharing request you make or receive.")
-_SHARING = {"lookup": sharing_request, "out": SharingRequestSerializer,
+_SHARING: dict[str, Any] = {"lookup": sharing_request, "out": SharingRequestSerializer,
             "subject": sharing.subject}
 SharingApproveView = _action(
     "SharingApproveView", operation_id="sharing_requests_approve",
@@ -594,6 +599,8 @@ class AgreementListView(AgreementListBase):  # type: ignore[valid-type,misc]
         form.is_valid(raise_exception=True)
         data = dict(form.validated_data)
         operator = participant_field(data.pop("operator"), "operator")
+        if operator is None:
+            raise InvalidInput("operator", "is required")
         resources = [resource_field(request.user, code, f"resources[{n}]")
                      for n, code in enumerate(data.pop("resources"))]
         items = []
@@ -611,7 +618,7 @@ class AgreementListView(AgreementListBase):  # type: ignore[valid-type,misc]
 
 AgreementDetailView = _detail("AgreementDetailView", AgreementSerializer, agreement,
                               "agreements_retrieve", "An operation agreement.", "code")
-_AGREEMENT = {"lookup": agreement, "out": AgreementSerializer,
+_AGREEMENT: dict[str, Any] = {"lookup": agreement, "out": AgreementSerializer,
               "subject": agreements.subject, "param": "code"}
 AgreementSignView = _action(
     "AgreementSignView", operation_id="agreements_sign",
@@ -795,7 +802,8 @@ class ObjectionListView(ObjectionListBase):  # type: ignore[valid-type,misc]
 
 ObjectionDetailView = _detail("ObjectionDetailView", ObjectionSerializer, objection,
                               "objections_retrieve", "An objection you may see.")
-_OBJ = {"lookup": objection, "out": ObjectionSerializer, "subject": objections.subject}
+_OBJ: dict[str, Any] = {"lookup": objection, "out": ObjectionSerializer,
+                        "subject": objections.subject}
 ObjectionAcceptView = _action(
     "ObjectionAcceptView", operation_id="objections_accept", summary="Accept (受理)",
     description="The provider (the authority once escalated).", form=None,
@@ -887,7 +895,8 @@ class NotariseInput(Input):
 
 OrderDetailView = _detail("OrderDetailView", OrderSerializer, order, "orders_retrieve",
                           "An order you are party to.", "code")
-_ORDER = {"lookup": order, "out": OrderSerializer, "subject": orders.subject, "param": "code"}
+_ORDER: dict[str, Any] = {"lookup": order, "out": OrderSerializer, "subject": orders.subject,
+                          "param": "code"}
 OrderSignView = _action(
     "OrderSignView", operation_id="orders_sign",
     summary="Sign the contract for your side (buyer or seller)",

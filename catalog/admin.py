@@ -5,7 +5,7 @@ from kernel.admin import ReadOnlyAdmin
 
 
 @admin.register(Category)
-class CategoryAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class CategoryAdmin(admin.ModelAdmin):
     """The subject classification tree (分类) is the data authority's reference data."""
 
     list_display = ("code", "name", "name_en", "branch", "parent")

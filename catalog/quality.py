@@ -15,7 +15,6 @@ from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from catalog import access, rules, versions
@@ -135,7 +134,7 @@ def require_manager(*, by: Any, resource: DataResource) -> Participant:
     return authz.acting_for(by, resource.provider, kinds=[Kind.PROVIDER])
 
 
-def run_quality_check(*, by: AbstractBaseUser, resource: DataResource, sample_name: str,
+def run_quality_check(*, by: authz.User, resource: DataResource, sample_name: str,
                       sample: bytes, today: date | None = None) -> QualityCheck:
     """Run the resource's rules over a sample and record the result on the ledger."""
     actor = require_manager(by=by, resource=resource)
@@ -161,7 +160,7 @@ def run_quality_check(*, by: AbstractBaseUser, resource: DataResource, sample_na
         )
 
 
-def add_rule(*, by: AbstractBaseUser, resource: DataResource, item_name: str, check: str,
+def add_rule(*, by: authz.User, resource: DataResource, item_name: str, check: str,
              parameters: dict[str, Any] | None = None, threshold: Any = 100) -> QualityRule:
     """A quality rule on one of the resource's items (its managers only); the parameters
     are checked here for every interface (``catalog.rules``)."""

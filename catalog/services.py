@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from catalog import access, versions
@@ -152,7 +151,7 @@ def resource_author(by: Any, provider: Participant | None = None) -> Participant
     return authz.acting_for(by, provider, kinds=[Kind.PROVIDER])
 
 
-def create_resource(*, by: AbstractBaseUser, code: str, category: Category,
+def create_resource(*, by: authz.User, code: str, category: Category,
                     items: Sequence[dict[str, Any]] = (), provider: Participant | None = None,
                     **fields: Any) -> DataResource:
     """A draft catalogue entry of the acting provider department."""
@@ -194,7 +193,7 @@ RESOURCE_RECORDED: Recorded[DataResource] = Recorded(
     related=("provider", "category"))
 
 
-def publish_resource(*, by: AbstractBaseUser, resource: DataResource) -> DataResource:
+def publish_resource(*, by: authz.User, resource: DataResource) -> DataResource:
     """Publish a draft (version 1) or re-publish a withdrawn resource as a new version."""
     access.require_visible(by, resource)
     return take(RESOURCE, RESOURCE_RECORDED, resource, "publish", by=by, change=_publication,
@@ -211,7 +210,7 @@ def _edit(resource: DataResource, fields: dict[str, Any],
         _replace_items(resource, items)
 
 
-def revise_resource(*, by: AbstractBaseUser, resource: DataResource,
+def revise_resource(*, by: authz.User, resource: DataResource,
                     items: Sequence[dict[str, Any]] | None = None,
                     **fields: Any) -> DataResource:
     """Edit a resource; a published one gets a new version (and entry) at once, a draft
@@ -234,7 +233,7 @@ def revise_resource(*, by: AbstractBaseUser, resource: DataResource,
     return locked
 
 
-def withdraw_resource(*, by: AbstractBaseUser, resource: DataResource,
+def withdraw_resource(*, by: authz.User, resource: DataResource,
                       reason: str) -> DataResource:
     access.require_visible(by, resource)
 

@@ -18,7 +18,6 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from catalog import access
@@ -113,7 +112,7 @@ def _filer_actor(objection: Objection) -> tuple[str, dict[str, Any], bool]:
     return ledger.origin(), {"filer": None, "filer_sm3": sm3_hex(username.encode())}, True
 
 
-def _as_participant(by: AbstractBaseUser, participant: Participant | None) -> Participant | None:
+def _as_participant(by: authz.User, participant: Participant | None) -> Participant | None:
     if participant is not None:
         return authz.acting_for(by, participant)
     mine = list(authz.participants_of(by).filter(status="admitted")[:2])
@@ -145,8 +144,9 @@ def _check_submission(submission: ledger.Submission, filer: Participant | None,
     for name, value in expected.items():
         if statement.get(name) != value:
             raise InvalidInput(f"statement.{name}", f"must be {value!r}")
-    described = {"resource": resource.code, "ground": ground, "description": description,
-                 "filer": filer.code, "grant": grant.pk if grant else None}
+    described: dict[str, Any] = {"resource": resource.code, "ground": ground,
+                                 "description": description, "filer": filer.code,
+                                 "grant": grant.pk if grant else None}
     if not isinstance(payload, dict) or set(payload) - set(described):
         raise InvalidInput("payload", f"must be an object with {', '.join(described)}")
     for name, value in described.items():
@@ -154,7 +154,7 @@ def _check_submission(submission: ledger.Submission, filer: Participant | None,
             raise InvalidInput(f"payload.{name}", "does not describe the objection filed")
 
 
-def file_objection(*, by: AbstractBaseUser, resource: DataResource, ground: str,
+def file_objection(*, by: authz.User, resource: DataResource, ground: str,
                    description: str, grant: Grant | None = None,
                    participant: Participant | None = None,
                    submission: ledger.Submission | None = None) -> Objection:

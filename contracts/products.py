@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from catalog import access
@@ -82,7 +81,7 @@ def _check_granted(owner: Participant, resources: Sequence[DataResource]) -> Non
                                f"{owner.code} holds no valid grant for {resource.code}")
 
 
-def create_product(*, by: AbstractBaseUser, code: str, name: str,
+def create_product(*, by: authz.User, code: str, name: str,
                    resources: Sequence[DataResource], price: Any, currency: str = "CNY",
                    description: str = "", owner: Participant | None = None) -> DataProduct:
     """A draft product of an admitted operator or merchant, on resources it was granted."""
@@ -111,7 +110,7 @@ PRODUCT_RECORDED: Recorded[DataProduct] = Recorded(
     related=("owner",))
 
 
-def submit_product(*, by: AbstractBaseUser, product: DataProduct) -> DataProduct:
+def submit_product(*, by: authz.User, product: DataProduct) -> DataProduct:
     """Submit for compliance review by the data authority."""
     catalog.require_visible_product(by, product)
 
@@ -122,7 +121,7 @@ def submit_product(*, by: AbstractBaseUser, product: DataProduct) -> DataProduct
     return take(PRODUCT, PRODUCT_RECORDED, product, "submit", by=by, change=change)
 
 
-def review_product(*, by: AbstractBaseUser, product: DataProduct, action: str,
+def review_product(*, by: authz.User, product: DataProduct, action: str,
                    reason: str = "") -> DataProduct:
     """The data authority's compliance review: list, reject (reason) or delist (reason)."""
     catalog.require_visible_product(by, product)
@@ -139,7 +138,7 @@ def review_product(*, by: AbstractBaseUser, product: DataProduct, action: str,
     return take(PRODUCT, PRODUCT_RECORDED, product, action, by=by, change=change)
 
 
-def attach_certificate(*, by: AbstractBaseUser, product: DataProduct, kind: str,
+def attach_certificate(*, by: authz.User, product: DataProduct, kind: str,
                        document_name: str, document: bytes, summary: str = "",
                        issuer: Participant | None = None) -> Certificate:
     """A third party certifies, notarises or values a product; its own entry records the

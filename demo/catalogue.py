@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User as Person
 from django.db import transaction
 
 from catalog import quality, services
@@ -253,7 +253,7 @@ RESOURCES = [
 WITHDRAW_REASON = "统计口径调整，数据已并入综合交通运行月报"
 
 
-def _person(username: str) -> AbstractBaseUser:
+def _person(username: str) -> Person:
     return get_user_model().objects.get(username=username)
 
 

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User as Person
 from django.db import transaction
 
 from operators import services, uscc
@@ -157,7 +157,7 @@ def _contacts(spec: DemoParticipant) -> dict[str, str]:
             "contact_email": spec.contact_email, "address": spec.address}
 
 
-def _user(username: str) -> tuple[AbstractBaseUser, bool]:
+def _user(username: str) -> tuple[Person, bool]:
     users = get_user_model()
     found = users.objects.filter(username=username).first()
     if found is not None:
@@ -175,7 +175,7 @@ def _department(spec: DemoParticipant, by: Participant | None) -> tuple[Particip
     return made, True
 
 
-def _company(spec: DemoParticipant, reviewer: AbstractBaseUser) -> tuple[Participant, int]:
+def _company(spec: DemoParticipant, reviewer: Person) -> tuple[Participant, int]:
     """The company applies (its first person is the applicant) and the authority takes it
     to its demo status, all in one transaction; (company, review steps), or (it, -1) if it
     already exists."""

@@ -20,7 +20,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User as Person
 from django.db import transaction
 from django.db.models import Count
 
@@ -40,7 +40,7 @@ AGREEMENT_LICENCES = "OA-FZ-2026-004"
 PRODUCT_PARKING = "DP-PARKING-001"
 
 
-def _person(username: str) -> AbstractBaseUser:
+def _person(username: str) -> Person:
     return get_user_model().objects.get(username=username)
 
 

@@ -3,6 +3,7 @@ DRF loads them while its own views module is being imported, which kernel.api im
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from rest_framework import exceptions, parsers
@@ -13,7 +14,7 @@ class JSONParser(parsers.JSONParser):
     """DRF's JSON parser, but a body nested too deeply is a 400, not a RecursionError."""
 
     def parse(self, stream: Any, media_type: str | None = None,
-              parser_context: dict[str, Any] | None = None) -> Any:
+              parser_context: Mapping[str, Any] | None = None) -> Any:
         try:
             return super().parse(stream, media_type, parser_context)
         except RecursionError:

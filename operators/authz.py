@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser
+from django.contrib.auth.models import User as Person
 from django.db.models import QuerySet
 
 from kernel.errors import NotPermitted
 from operators.models import Membership, Participant, Status
 
-User = AbstractBaseUser | AnonymousUser
+User = Person | AnonymousUser
 
 
 def participants_of(user: User) -> QuerySet[Participant]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, Group
+from django.contrib.auth.models import Group
 from django.db import transaction
 
 from crypto.sm3 import sm3_hex
@@ -134,7 +134,7 @@ def register_department(*, code: str, name_zh: str, kind: str, name_en: str = ""
 
 def apply_for_admission(*, code: str, name_zh: str, kind: str, name_en: str = "",
                         merchant_type: str = "", service_type: str = "",
-                        applicant: AbstractBaseUser | None = None,
+                        applicant: authz.Person | None = None,
                         **contacts: str) -> Participant:
     """A company applies to take part (数商入场登记); it signs its own application."""
     if kind in GOVERNMENT_KINDS:
@@ -156,7 +156,7 @@ RECORDED: Recorded[Participant] = Recorded(
     kind=ENTRY_KIND.__getitem__, subject=lambda p: subject(p), payload=lambda p: _payload(p))
 
 
-def review_registration(*, participant: Participant, action: str, by: AbstractBaseUser,
+def review_registration(*, participant: Participant, action: str, by: authz.User,
                         reason: str = "") -> Participant:
     """One step of the registration state machine, taken by the data authority."""
 
@@ -169,13 +169,13 @@ def review_registration(*, participant: Participant, action: str, by: AbstractBa
     return take(REGISTRATION, RECORDED, participant, action, by=by, change=change)
 
 
-def _add_member(participant: Participant, user: AbstractBaseUser, role: str) -> Membership:
+def _add_member(participant: Participant, user: authz.Person, role: str) -> Membership:
     if role not in Role.values:
         raise InvalidInput("role", f"must be one of {', '.join(Role.values)}")
     membership, _ = Membership.objects.update_or_create(
         user=user, participant=participant, defaults={"role": role}
     )
-    user.groups.add(participant.group)  # type: ignore[attr-defined]
+    user.groups.add(participant.group)
     return membership
 
 
@@ -186,8 +186,8 @@ def require_admin(*, by: Any, participant: Participant, keys: bool = False) -> N
         raise NotPermitted(f"only an administrator of {participant.code} {what}")
 
 
-def add_member(*, participant: Participant, user: AbstractBaseUser, role: str,
-               by: AbstractBaseUser | None) -> Membership:
+def add_member(*, participant: Participant, user: authz.Person, role: str,
+               by: authz.User | None) -> Membership:
     """Let ``user`` act for ``participant``; by one of its admins (None: bootstrap/admin)."""
     if by is not None:
         require_admin(by=by, participant=participant)
@@ -202,7 +202,7 @@ def add_member(*, participant: Participant, user: AbstractBaseUser, role: str,
     return membership
 
 
-def issue_key(*, participant: Participant, by: AbstractBaseUser) -> LedgerKey:
+def issue_key(*, participant: Participant, by: authz.User) -> LedgerKey:
     """A new custodial key for the participant (the old one stays valid for what it signed)."""
     require_admin(by=by, participant=participant, keys=True)
     current = LedgerKey.objects.filter(owner=participant.code, custody__isnull=False,
@@ -212,7 +212,7 @@ def issue_key(*, participant: Participant, by: AbstractBaseUser) -> LedgerKey:
     return ledger.issue_custodial_key(owner=participant.code, actor=participant.code)
 
 
-def upload_key(*, participant: Participant, pem: str, by: AbstractBaseUser) -> LedgerKey:
+def upload_key(*, participant: Participant, pem: str, by: authz.User) -> LedgerKey:
     """Register a public key whose private half the participant keeps (client signing)."""
     require_admin(by=by, participant=participant, keys=True)
     return ledger.register_key(owner=participant.code, pem=pem, actor=participant.code)

@@ -15,6 +15,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -28,7 +29,7 @@ from kernel.errors import DomainError, InvalidInput
 from ledger import selectors as ledger
 from operators import authz, capabilities
 from operators.models import Participant
-from portal.pages import run
+from portal.pages import person, run
 
 AUDIT_KINDS = capabilities.AUDIT_KINDS
 REGULATOR_KINDS = capabilities.REGULATOR_KINDS
@@ -53,7 +54,7 @@ def auditor(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         started = run(request, lambda: services.start_verification(
-            by=request.user, first=data["first"], last=data["last"]),
+            by=person(request), first=data["first"], last=data["last"]),
             _("Verification started."), form)
         if started:
             return redirect(f"{request.path}?run={started.pk}")
@@ -80,7 +81,7 @@ def run_status(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def bundle(request: HttpRequest) -> HttpResponse:
+def bundle(request: HttpRequest) -> HttpResponseBase:
     """Download an audit bundle (ZIP) with every payload this reader may see."""
     _require(request, AUDIT_KINDS, _("Bundles are for auditors, regulators and the data "
                                      "authority."))
@@ -88,7 +89,7 @@ def bundle(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         raise PermissionDenied(_("Bad range."))
     try:
-        reader = services.bundle_reader(by=request.user)
+        reader = services.bundle_reader(by=person(request))
         buffer = io.BytesIO()
         manifest = services.export_bundle(buffer, first=form.cleaned_data["first"],
                                           last=form.cleaned_data["last"], as_code=reader)
@@ -224,7 +225,8 @@ def regulator(request: HttpRequest) -> HttpResponse:
     _require(request, REGULATOR_KINDS, _("The dashboard is for regulators and the data "
                                          "authority."))
     days = 30
-    tables = [{"table": t, "rows": t.rows()} for t in _tables(request.user).values()]
+    tables: list[dict[str, Any]] = [{"table": t, "rows": t.rows()}
+                                    for t in _tables(request.user).values()]
     return render(request, "audit/regulator.html", {
         "section": "regulator", "totals": selectors.totals(request.user), "tables": tables,
         "charts": _charts(request.user, days), "days": days, "status": ledger.status(),

@@ -44,7 +44,9 @@ from portal.pages import (
     Action,
     Button,
     buttons,
+    choice_field,
     dispatch,
+    model_field,
     page_view,
     paginate,
     post_only,
@@ -139,7 +141,7 @@ class ResourceForm(forms.Form):
 
     def __init__(self, *args: Any, editing: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["category"].queryset = selectors.categories()
+        model_field(self, "category").queryset = selectors.categories()
         if editing:
             del self.fields["code"]
             del self.fields["category"]
@@ -191,7 +193,7 @@ def _save_resource(request: HttpRequest, form: ResourceForm, formset: Any,
         form.add_error(None, exc.message)
         return None
     messages.success(request, done)
-    return resource  # type: ignore[no-any-return]
+    return resource
 
 
 @login_required
@@ -275,7 +277,7 @@ class RuleForm(forms.Form):
 
     def __init__(self, *args: Any, resource: DataResource, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["item"].choices = [(i.name, i.name) for i in resource.items.all()]
+        choice_field(self, "item").choices = [(i.name, i.name) for i in resource.items.all()]
 
     def clean_parameters(self) -> Any:
         """Parsed only; the service checks what the rule's parameters must be."""
@@ -435,7 +437,7 @@ class ProductForm(forms.Form):
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["resources"].queryset = visibility.resources(user).filter(
+        model_field(self, "resources").queryset = visibility.resources(user).filter(
             status=ResourceStatus.PUBLISHED).order_by("code")
 
 

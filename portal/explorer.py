@@ -182,7 +182,7 @@ class ConsistencyForm(forms.Form):
     new = forms.IntegerField(label=_("New tree size"), min_value=1)
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         old, new = data.get("old"), data.get("new")
         if old is not None and new is not None and old > new:
             self.add_error("new", _("must be at least the old size"))

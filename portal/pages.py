@@ -15,10 +15,12 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
+from django.contrib.auth.models import User as Person
 from django.core.paginator import Page, Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect
 from django.utils.translation import gettext as _
+from django_stubs_ext import StrOrPromise
 
 from kernel.errors import DomainError, InvalidInput, NotFound
 from ledger.models import Entry, LedgerKey
@@ -104,6 +106,20 @@ class Action:
         return any(f.widget == "file" for f in self.fields)
 
 
+def model_field(form: forms.BaseForm, name: str) -> forms.ModelChoiceField:
+    """The form's field ``name``, a choice of model rows (to set its queryset)."""
+    found = form.fields[name]
+    assert isinstance(found, forms.ModelChoiceField)
+    return found
+
+
+def choice_field(form: forms.BaseForm, name: str) -> forms.ChoiceField:
+    """The form's field ``name``, a choice (to set its choices)."""
+    found = form.fields[name]
+    assert isinstance(found, forms.ChoiceField)
+    return found
+
+
 def reason_field(label: str | None = None, required: bool = True) -> Field:
     return Field("reason", label or _("Reason"), required)
 
@@ -112,7 +128,7 @@ def reason_field(label: str | None = None, required: bool = True) -> Field:
 class Button:
     """How an action of a state machine looks on its detail page."""
 
-    label: str
+    label: StrOrPromise
     fields: Sequence[Field] = field(default=())
     style: str = ""
 
@@ -120,7 +136,7 @@ class Button:
 def buttons(user: Any, obj: Any, url: str, looks: dict[str, Button]) -> list[Action]:
     """The object's buttons: exactly the actions ``policy.actions.available_actions``
     allows this user now (what the service would accept), in the table's order."""
-    return [Action(name, looks[name].label, url, looks[name].fields, looks[name].style)
+    return [Action(name, str(looks[name].label), url, looks[name].fields, looks[name].style)
             for name in available_actions(user, obj) if name in looks]
 
 
@@ -164,6 +180,12 @@ def timeline(subjects: Iterable[str]) -> list[Step]:
     owners = dict(LedgerKey.objects.filter(key_id__in={e.key_id for e in entries})
                   .values_list("key_id", "name"))
     return [Step(e, owners.get(e.key_id, "?")) for e in entries]
+
+
+def person(request: HttpRequest) -> Person:
+    """The signed-in person of a page that requires one (``login_required``)."""
+    assert isinstance(request.user, Person)
+    return request.user
 
 
 def int_or_none(value: str | None) -> int | None:

@@ -3,10 +3,13 @@ the admission application (数商入场登记) and the data authority's review."
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model, login
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User as Person
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -109,11 +112,11 @@ def participant_detail(request: HttpRequest, code: str) -> HttpResponse:
 def participant_review(request: HttpRequest, code: str) -> HttpResponse:
     participant = _participant(request, code)
     reason = request.POST.get("reason", "")
-    handlers = {
-        name: (lambda name=name: services.review_registration(
-            participant=participant, action=name, by=request.user, reason=reason))
-        for name in REVIEW_LABELS
-    }
+    def review(action: str) -> Callable[[], Participant]:
+        return lambda: services.review_registration(participant=participant, action=action,
+                                                    by=request.user, reason=reason)
+
+    handlers = {name: review(name) for name in REVIEW_LABELS}
     done = {"start_review": _("Review started."), "admit": _("Participant admitted."),
             "reject": _("Application rejected."), "suspend": _("Participant suspended."),
             "reinstate": _("Participant reinstated."), "revoke": _("Admission revoked.")}
@@ -195,11 +198,12 @@ def apply(request: HttpRequest) -> HttpResponse:
         data = dict(form.cleaned_data)
         try:
             with transaction.atomic():
-                user = request.user
+                user = request.user if account is None else None
                 if account is not None:
                     user = get_user_model().objects.create_user(
                         username=account.cleaned_data["username"],
                         password=account.cleaned_data["password"])
+                assert isinstance(user, Person)
                 participant = run(request, lambda: services.apply_for_admission(
                     applicant=user, **data), _("Application recorded on the ledger. The data "
                                                "authority will review it."), form)

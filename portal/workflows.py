@@ -36,7 +36,9 @@ from portal.pages import (
     Button,
     Field,
     buttons,
+    choice_field,
     dispatch,
+    model_field,
     page_view,
     paginate,
     post_only,
@@ -93,11 +95,11 @@ class SharingRequestForm(forms.Form):
     def __init__(self, *args: Any, user: Any, resource: DataResource | None,
                  **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["resource"].queryset = visibility.resources(user).filter(
+        model_field(self, "resource").queryset = visibility.resources(user).filter(
             status=ResourceStatus.PUBLISHED).exclude(
             provider__in=authz.participants_of(user)).order_by("code")
         if resource is not None:
-            self.fields["items"].choices = [(i.name, i.name) for i in resource.items.all()]
+            choice_field(self, "items").choices = [(i.name, i.name) for i in resource.items.all()]
         else:
             del self.fields["items"]
 
@@ -201,9 +203,9 @@ class AgreementForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["operator"].queryset = Participant.objects.filter(
+        model_field(self, "operator").queryset = Participant.objects.filter(
             kind=Kind.OPERATOR, status="admitted").order_by("code")
-        self.fields["resources"].queryset = DataResource.objects.filter(
+        model_field(self, "resources").queryset = DataResource.objects.filter(
             status=ResourceStatus.PUBLISHED).order_by("code")
 
 
@@ -277,7 +279,8 @@ def grant_list(request: HttpRequest) -> HttpResponse:
 
 class DeliveryForm(forms.Form):
     rows = forms.IntegerField(label=gettext_lazy("Rows delivered"), min_value=0)
-    data = forms.FileField(label=gettext_lazy("Delivered file"), required=False,
+    data = forms.FileField(label=gettext_lazy("Delivered file"),  # type: ignore[assignment]
+                           required=False,
                            help_text=gettext_lazy("Hashed with SM3 here; only the digest is kept."))
     digest = forms.CharField(label=gettext_lazy("…or its SM3 digest"), required=False,
                              max_length=64)
@@ -335,8 +338,11 @@ def grant_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _grant_subjects(grant: Grant) -> list[str]:
     """The grant's own entries, and those of the approval or agreement that created it."""
-    origin = (sharing.subject(grant.sharing_request) if grant.sharing_request_id
-              else agreements.subject(grant.agreement) if grant.agreement_id else "")
+    origin = ""
+    if grant.sharing_request is not None:
+        origin = sharing.subject(grant.sharing_request)
+    elif grant.agreement is not None:
+        origin = agreements.subject(grant.agreement)
     return [origin, grants.subject(grant)]
 
 
@@ -361,11 +367,16 @@ def objection_list(request: HttpRequest) -> HttpResponse:
                  "objections")
 
 
+class GrantChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return f"#{obj.pk} {obj.grantee.name_zh} — {obj.purpose[:40]}"
+
+
 class ObjectionForm(forms.Form):
     resource = forms.ModelChoiceField(label=gettext_lazy("Resource"), to_field_name="code",
                                       queryset=DataResource.objects.none())
     ground = forms.ChoiceField(label=gettext_lazy("Ground"), choices=Objection.Ground.choices)
-    grant = forms.ModelChoiceField(
+    grant = GrantChoiceField(
         label=gettext_lazy("Grant objected to"), required=False, queryset=Grant.objects.none(),
         help_text=gettext_lazy("Only for an objection to the legitimacy of an authorisation."))
     description = forms.CharField(label=gettext_lazy("What is wrong"), widget=forms.Textarea)
@@ -373,13 +384,11 @@ class ObjectionForm(forms.Form):
     def __init__(self, *args: Any, user: Any, resource: DataResource | None,
                  **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["resource"].queryset = visibility.resources(user).filter(
+        model_field(self, "resource").queryset = visibility.resources(user).filter(
             status=ResourceStatus.PUBLISHED).order_by("code")
         if resource is not None:
-            self.fields["grant"].queryset = Grant.objects.filter(
+            model_field(self, "grant").queryset = Grant.objects.filter(
                 resource=resource).select_related("grantee").order_by("-pk")
-            self.fields["grant"].label_from_instance = (
-                lambda g: f"#{g.pk} {g.grantee.name_zh} — {g.purpose[:40]}")
         else:
             del self.fields["grant"]
 

@@ -34,20 +34,26 @@ from policy import visibility
 # --- out -----------------------------------------------------------------------------------
 
 
-class CategorySerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
-    parent = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
+def code_of(**kwargs: Any) -> serializers.SlugRelatedField[Any]:
+    """A related object written as its code."""
+    return serializers.SlugRelatedField(slug_field="code", read_only=True, **kwargs)
+
+
+class CategorySerializer(serializers.ModelSerializer):
+    parent: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(  # type: ignore[assignment]
+        slug_field="code", read_only=True, allow_null=True)
 
     class Meta:
         model = Category
         fields = ["code", "name", "name_en", "branch", "parent"]
 
 
-class ResourceSummarySerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+class ResourceSummarySerializer(serializers.ModelSerializer):
     """A resource's public metadata (a row of the catalogue)."""
 
-    provider = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    provider = code_of()
     provider_name = serializers.CharField(source="provider.name_zh", read_only=True)
-    category = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    category = code_of()
 
     class Meta:
         model = DataResource
@@ -61,7 +67,7 @@ ITEM_RESTRICTED = ("description", "sensitivity", "personal_information", "desens
 RESOURCE_RESTRICTED = ("sharing_basis", "source_system", "responsible_person")
 
 
-class ItemSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+class ItemSerializer(serializers.ModelSerializer):
     """A data item (数据项); the fields after ``authoritative`` are restricted."""
 
     class Meta:
@@ -110,8 +116,8 @@ class ResourceWrittenSerializer(ResourceSerializer):
         fields = [*ResourceSerializer.Meta.fields, "entry"]
 
 
-class VersionSummarySerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
-    resource = serializers.SlugRelatedField(slug_field="code", read_only=True)
+class VersionSummarySerializer(serializers.ModelSerializer):
+    resource = code_of()
 
     class Meta:
         model = ResourceVersion
@@ -135,7 +141,7 @@ class VersionSerializer(VersionSummarySerializer):
                   "restricted", "entry"]
 
 
-class RuleSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+class RuleSerializer(serializers.ModelSerializer):
     item = serializers.CharField(source="item.name", read_only=True)
     check = serializers.CharField(source="rule", read_only=True)
 
@@ -152,7 +158,7 @@ class RuleWrittenSerializer(RuleSerializer):
         fields = [*RuleSerializer.Meta.fields, "entry"]
 
 
-class RuleResultSerializer(serializers.Serializer):  # type: ignore[type-arg]
+class RuleResultSerializer(serializers.Serializer):
     item = serializers.CharField()
     check = serializers.CharField()
     rows_passed = serializers.IntegerField()
@@ -161,7 +167,7 @@ class RuleResultSerializer(serializers.Serializer):  # type: ignore[type-arg]
     meets = serializers.BooleanField()
 
 
-class QualityCheckSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+class QualityCheckSerializer(serializers.ModelSerializer):
     results = RuleResultSerializer(many=True, read_only=True)
 
     class Meta:
@@ -177,10 +183,10 @@ class QualityCheckWrittenSerializer(QualityCheckSerializer):
         fields = [*QualityCheckSerializer.Meta.fields, "entry"]
 
 
-class ProductSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
-    owner = serializers.SlugRelatedField(slug_field="code", read_only=True)
+class ProductSerializer(serializers.ModelSerializer):
+    owner = code_of()
     owner_name = serializers.CharField(source="owner.name_zh", read_only=True)
-    resources = serializers.SlugRelatedField(slug_field="code", many=True, read_only=True)
+    resources = code_of(many=True)
     price = serializers.DecimalField(max_digits=14, decimal_places=2, read_only=True,
                                      help_text="a decimal string, e.g. \"1250.00\"")
 
@@ -198,9 +204,9 @@ class ProductWrittenSerializer(ProductSerializer):
         fields = [*ProductSerializer.Meta.fields, "entry"]
 
 
-class CertificateSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
-    product = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    issuer = serializers.SlugRelatedField(slug_field="code", read_only=True)
+class CertificateSerializer(serializers.ModelSerializer):
+    product = code_of()
+    issuer = code_of()
     issuer_name = serializers.CharField(source="issuer.name_zh", read_only=True)
 
     class Meta:
@@ -229,14 +235,14 @@ def _text(max_length: int = 200, help_text: str = "") -> serializers.CharField:
                                  help_text=help_text)
 
 
-class CategoryQuery(serializers.Serializer):  # type: ignore[type-arg]
+class CategoryQuery(serializers.Serializer):
     q = _text(help_text="text in the code or either name")
     branch = _choice(Category.Branch.choices)
-    parent = _text(32, "code of the parent category")
+    parent = _text(32, "code of the parent category")  # type: ignore[assignment]
     ordering = serializers.ChoiceField(orderings("code", "name"), required=False)
 
 
-class ResourceQuery(serializers.Serializer):  # type: ignore[type-arg]
+class ResourceQuery(serializers.Serializer):
     q = _text(help_text="text in the code, names or description")
     category = _text(32, "category code; its sub-categories are included")
     grade = _choice(Grade.choices)
@@ -249,31 +255,31 @@ class ResourceQuery(serializers.Serializer):  # type: ignore[type-arg]
                                        help_text="default: code")
 
 
-class VersionQuery(serializers.Serializer):  # type: ignore[type-arg]
+class VersionQuery(serializers.Serializer):
     ordering = serializers.ChoiceField(orderings("number"), required=False,
                                        help_text="default: -number (newest first)")
 
 
-class ItemQuery(serializers.Serializer):  # type: ignore[type-arg]
+class ItemQuery(serializers.Serializer):
     q = _text(help_text="text in the item's name")
     standard_code = _text(64)
     ordering = serializers.ChoiceField(orderings("name", "id"), required=False,
                                        help_text="default: id (the resource's order)")
 
 
-class RuleQuery(serializers.Serializer):  # type: ignore[type-arg]
+class RuleQuery(serializers.Serializer):
     item = _text(100, "the data item's name")
     check = _choice(QualityRule.Check.choices)
     ordering = serializers.ChoiceField(orderings("id", "item"), required=False)
 
 
-class CheckQuery(serializers.Serializer):  # type: ignore[type-arg]
+class CheckQuery(serializers.Serializer):
     passed = serializers.BooleanField(required=False, allow_null=True, default=None)
     ordering = serializers.ChoiceField(orderings("checked"), required=False,
                                        help_text="default: -checked (newest first)")
 
 
-class ProductQuery(serializers.Serializer):  # type: ignore[type-arg]
+class ProductQuery(serializers.Serializer):
     q = _text(help_text="text in the code, name or description")
     status = _choice(ProductStatus.choices)
     owner = _text(32, "the owner's unified social credit code")
@@ -282,7 +288,7 @@ class ProductQuery(serializers.Serializer):  # type: ignore[type-arg]
                                        required=False, help_text="default: code")
 
 
-class ListingQuery(serializers.Serializer):  # type: ignore[type-arg]
+class ListingQuery(serializers.Serializer):
     q = _text(help_text="text in the code, name or description")
     owner = _text(32, "the owner's unified social credit code")
     resource = _text(64, "code of a resource the product is built on")
@@ -290,7 +296,7 @@ class ListingQuery(serializers.Serializer):  # type: ignore[type-arg]
                                        required=False, help_text="default: code")
 
 
-class CertificateQuery(serializers.Serializer):  # type: ignore[type-arg]
+class CertificateQuery(serializers.Serializer):
     kind = _choice(sorted(CERTIFICATE_KINDS))
     ordering = serializers.ChoiceField(orderings("issued"), required=False,
                                        help_text="default: -issued (newest first)")
@@ -333,7 +339,7 @@ class ResourceFieldsSerializer(Input):
     data_format = serializers.CharField(max_length=64, required=False, allow_blank=True)
     responsible_person = serializers.CharField(max_length=100, required=False,
                                                allow_blank=True)
-    items = ItemInputSerializer(many=True, required=False, max_length=500)
+    items = serializers.ListField(child=ItemInputSerializer(), required=False, max_length=500)
 
 
 class ResourceCreateSerializer(ResourceFieldsSerializer):
