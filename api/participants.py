@@ -39,7 +39,17 @@ from kernel.errors import InvalidInput, NotPermitted
 from ledger.api import KeySerializer
 from ledger.models import Entry, LedgerKey
 from operators import authz, capabilities, selectors, services
-from operators.models import Kind, Membership, MerchantType, Participant, Role, ServiceType, Status
+from operators.models import (
+    APPLICANT_KINDS,
+    DEPARTMENT_KINDS,
+    Kind,
+    Membership,
+    MerchantType,
+    Participant,
+    Role,
+    ServiceType,
+    Status,
+)
 from policy import visibility
 
 
@@ -134,8 +144,7 @@ class ApplicationSerializer(ContactsInput):
     name_zh = serializers.CharField(max_length=200)
     name_en = serializers.CharField(max_length=200, required=False, allow_blank=True,
                                     default="")
-    kind = serializers.ChoiceField([Kind.OPERATOR, Kind.MERCHANT, Kind.THIRD_PARTY,
-                                    Kind.AUDITOR])
+    kind = serializers.ChoiceField(sorted(APPLICANT_KINDS))
     merchant_type = serializers.ChoiceField(MerchantType.choices, required=False,
                                             allow_blank=True, default="",
                                             help_text="data merchants only")
@@ -151,8 +160,7 @@ class DepartmentSerializer(ContactsInput):
     name_zh = serializers.CharField(max_length=200)
     name_en = serializers.CharField(max_length=200, required=False, allow_blank=True,
                                     default="")
-    kind = serializers.ChoiceField([Kind.PROVIDER, Kind.AUTHORITY, Kind.REGULATOR,
-                                    Kind.AUDITOR])
+    kind = serializers.ChoiceField(sorted(DEPARTMENT_KINDS))
 
 
 class ReasonSerializer(Input):

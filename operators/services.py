@@ -17,7 +17,8 @@ from ledger import services as ledger
 from ledger.models import LedgerKey
 from operators import authz, capabilities, uscc
 from operators.models import (
-    GOVERNMENT_KINDS,
+    APPLICANT_KINDS,
+    DEPARTMENT_KINDS,
     Kind,
     Membership,
     MerchantType,
@@ -118,7 +119,7 @@ def register_department(*, code: str, name_zh: str, kind: str, name_en: str = ""
     ``by`` is the data authority registering it; None only when bootstrapping the first
     authority, which the platform itself records.
     """
-    if kind not in GOVERNMENT_KINDS and kind != Kind.AUDITOR:
+    if kind not in DEPARTMENT_KINDS:
         raise InvalidInput("kind", "companies apply for admission instead")
     if by is not None and by.kind != Kind.AUTHORITY:
         raise NotPermitted("only the data authority registers departments")
@@ -137,7 +138,7 @@ def apply_for_admission(*, code: str, name_zh: str, kind: str, name_en: str = ""
                         applicant: authz.Person | None = None,
                         **contacts: str) -> Participant:
     """A company applies to take part (数商入场登记); it signs its own application."""
-    if kind in GOVERNMENT_KINDS:
+    if kind not in APPLICANT_KINDS:
         raise InvalidInput("kind", "government bodies are registered by the data authority")
     code = _clean(code=code, name_zh=name_zh, kind=kind, merchant_type=merchant_type,
                   service_type=service_type)

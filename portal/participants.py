@@ -23,7 +23,7 @@ from django.utils.translation import gettext_lazy
 from ledger.models import Entry, LedgerKey
 from operators import authz, capabilities, selectors, services
 from operators.models import (
-    GOVERNMENT_KINDS,
+    APPLICANT_KINDS,
     Kind,
     MerchantType,
     Participant,
@@ -150,7 +150,7 @@ def participant_keys(request: HttpRequest, code: str) -> HttpResponse:
     return redirect(reverse("operators:detail", args=[participant.code]))
 
 
-APPLY_KINDS = [(k.value, k.label) for k in Kind if k not in GOVERNMENT_KINDS]
+APPLY_KINDS = [(k.value, k.label) for k in Kind if k in APPLICANT_KINDS]
 
 
 class ApplicationForm(forms.Form):

@@ -368,7 +368,13 @@ def objection_list(request: HttpRequest) -> HttpResponse:
 
 
 class GrantChoiceField(forms.ModelChoiceField):
+    """A grant by its number; its grantee and purpose only for those who may read it."""
+
+    readable: frozenset[int] = frozenset()
+
     def label_from_instance(self, obj: Any) -> str:
+        if obj.pk not in self.readable:
+            return f"#{obj.pk}"
         return f"#{obj.pk} {obj.grantee.name_zh} — {obj.purpose[:40]}"
 
 
@@ -387,8 +393,12 @@ class ObjectionForm(forms.Form):
         model_field(self, "resource").queryset = visibility.resources(user).filter(
             status=ResourceStatus.PUBLISHED).order_by("code")
         if resource is not None:
-            model_field(self, "grant").queryset = Grant.objects.filter(
-                resource=resource).select_related("grantee").order_by("-pk")
+            field = model_field(self, "grant")
+            field.queryset = Grant.objects.filter(resource=resource).select_related(
+                "grantee").order_by("-pk")
+            if isinstance(field, GrantChoiceField):
+                field.readable = frozenset(visibility.grants(user).filter(
+                    resource=resource).values_list("pk", flat=True))
         else:
             del self.fields["grant"]
 
