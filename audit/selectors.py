@@ -1,19 +1,24 @@
 """The regulator's reads: exchange volume over time, workflow states, overdue items and
-anomalies. Every figure is aggregated in the database (GROUP BY), not counted in Python."""
+anomalies. Every figure is aggregated in the database (GROUP BY), not counted in Python,
+over the objects the reader may see (``policy.visibility``; regulators and the data
+authority see them all)."""
 
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, F, QuerySet, Sum
+from django.db.models import Count, Model, QuerySet, Sum
 from django.db.models.functions import TruncDate
 
+from contracts import deadlines
+from contracts import selectors as contracts
 from contracts.calendar import SHANGHAI
-from contracts.models import Delivery, Objection, Order, SharingRequest
+from contracts.models import Delivery, Objection, SharingRequest
 from ledger.models import Entry
+from policy import visibility
+from policy.visibility import Who
 
-NEAR_EXPIRY = timedelta(days=3)
 REPEATED_REFUSALS = 3
 ATTESTATION = "audit.verification.completed"
 
@@ -34,63 +39,86 @@ def daily_series(rows: QuerySet[Any], since: date, until: date,
     return series
 
 
-def deliveries_per_day(since: datetime) -> QuerySet[Any]:
+def deliveries_per_day(who: Who, since: datetime) -> QuerySet[Any]:
     """Deliveries and rows delivered per day (Asia/Shanghai) since ``since``."""
-    return (Delivery.objects.filter(delivered__gte=since)
+    return (visibility.deliveries(who).filter(delivered__gte=since)
             .annotate(day=TruncDate("delivered", tzinfo=SHANGHAI)).values("day")
             .annotate(deliveries=Count("pk"), rows=Sum("rows")).order_by("day"))
 
 
-def orders_per_day(since: datetime) -> QuerySet[Any]:
+def orders_per_day(who: Who, since: datetime) -> QuerySet[Any]:
     """Orders placed per day since ``since``."""
-    return (Order.objects.filter(created__gte=since)
+    return (visibility.orders(who).filter(created__gte=since)
             .annotate(day=TruncDate("created", tzinfo=SHANGHAI)).values("day")
             .annotate(orders=Count("pk")).order_by("day"))
 
 
-def settlements_per_day(since: datetime) -> QuerySet[Any]:
+def settlements_per_day(who: Who, since: datetime) -> QuerySet[Any]:
     """Settled orders and settled amount (all currencies summed per currency) per day."""
-    return (Order.objects.filter(settled_at__gte=since, settled_amount__isnull=False)
+    return (visibility.orders(who).filter(settled_at__gte=since, settled_amount__isnull=False)
             .annotate(day=TruncDate("settled_at", tzinfo=SHANGHAI)).values("day", "currency")
             .annotate(settled=Count("pk"), amount=Sum("settled_amount")).order_by("day"))
 
 
-def by_state(model: type[Any]) -> dict[str, int]:
-    rows = model.objects.values("state").annotate(n=Count("pk")).order_by("state")
+def by_state(who: Who, model: type[Model]) -> dict[str, int]:
+    rows = (visibility.visible(who, model).values("state").annotate(n=Count("pk"))
+            .order_by("state"))
     return {row["state"]: row["n"] for row in rows}
 
 
-def totals() -> dict[str, Any]:
-    deliveries = Delivery.objects.aggregate(n=Count("pk"), rows=Sum("rows"))
-    orders = Order.objects.aggregate(n=Count("pk"))
-    settled = (Order.objects.filter(settled_amount__isnull=False).values("currency")
+def totals(who: Who) -> dict[str, Any]:
+    deliveries = visibility.deliveries(who).aggregate(n=Count("pk"), rows=Sum("rows"))
+    orders = visibility.orders(who)
+    settled = (orders.filter(settled_amount__isnull=False).values("currency")
                .annotate(amount=Sum("settled_amount"), n=Count("pk")).order_by("currency"))
     return {"deliveries": deliveries["n"] or 0, "rows": deliveries["rows"] or 0,
-            "orders": orders["n"] or 0, "settled": list(settled),
-            "open_objections": Objection.objects.filter(
+            "orders": orders.count(), "settled": list(settled),
+            "open_objections": visibility.objections(who).filter(
                 state__in=Objection.OPEN_STATES).count(),
-            "pending_requests": SharingRequest.objects.filter(
+            "pending_requests": visibility.sharing_requests(who).filter(
                 state=SharingRequest.State.PENDING).count()}
 
 
-def deliveries_near_expiry(window: timedelta = NEAR_EXPIRY) -> QuerySet[Delivery]:
-    """Deliveries made within ``window`` of their grant's end: data pulled at the last
-    moment is a pattern worth a look."""
-    return (Delivery.objects.select_related("grant__grantee", "grant__resource__provider")
-            .filter(delivered__gte=F("grant__valid_until") - window,
-                    delivered__lte=F("grant__valid_until"))
-            .order_by("-delivered"))
+def overdue_requests(who: Who) -> QuerySet[SharingRequest]:
+    """Pending requests past their review deadline."""
+    return contracts.overdue_requests(among=visibility.sharing_requests(who))
 
 
-def repeated_refusals(minimum: int = REPEATED_REFUSALS) -> QuerySet[Any]:
+def overdue_or_escalated_requests(who: Who) -> QuerySet[SharingRequest]:
+    """Pending requests past their deadline or escalated to the data authority."""
+    among = visibility.sharing_requests(who)
+    return (contracts.overdue_requests(among=among)
+            | contracts.escalated_requests(among=among)).distinct()
+
+
+def overdue_objections(who: Who) -> QuerySet[Objection]:
+    """Open objections past a deadline or escalated."""
+    return contracts.overdue_objections(among=visibility.objections(who))
+
+
+def deliveries_near_expiry(who: Who) -> QuerySet[Delivery]:
+    """Deliveries made near their grant's end (``contracts.deadlines.NEAR_EXPIRY``): data
+    pulled at the last moment is a pattern worth a look."""
+    return (visibility.deliveries(who)
+            .select_related("grant__grantee", "grant__resource__provider")
+            .filter(deadlines.delivered_near_expiry_q()).order_by("-delivered"))
+
+
+def repeated_refusals(who: Who, minimum: int = REPEATED_REFUSALS) -> QuerySet[Any]:
     """Requesters refused ``minimum`` times or more."""
-    return (SharingRequest.objects.filter(state=SharingRequest.State.REFUSED)
-            .values("requester__code", "requester__name_zh")
-            .annotate(refusals=Count("pk"), providers=Count("resource__provider",
-                                                            distinct=True))
-            .filter(refusals__gte=minimum).order_by("-refusals"))
+    refused = visibility.sharing_requests(who).filter(state=SharingRequest.State.REFUSED)
+    found: QuerySet[Any] = (
+        refused.values("requester__code", "requester__name_zh")
+        .annotate(refusals=Count("pk"), providers=Count("resource__provider", distinct=True))
+        .filter(refusals__gte=minimum).order_by("-refusals"))
+    return found
+
+
+def order_totals(who: Who, **grouping: Any) -> list[dict[str, Any]]:
+    """Settled turnover (``contracts.selectors.order_totals``) over the visible orders."""
+    return contracts.order_totals(among=visibility.orders(who), **grouping)
 
 
 def attestations() -> QuerySet[Entry]:
-    """The auditors' signed attestations of clean verifications, newest first."""
+    """The auditors' signed attestations of clean verifications, newest first (public)."""
     return Entry.objects.filter(kind=ATTESTATION).select_related("payload_row").order_by("-seq")

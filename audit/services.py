@@ -8,10 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import IO, Any
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
-from audit import access
 from audit.bundle import FORMAT, write_bundle
 from audit.core import verify
 from audit.models import Verification
@@ -25,14 +23,15 @@ from audit.views_of_ledger import (
     prefix,
 )
 from audit.witness_claims import witness_claims
-from config.errors import InvalidInput
+from kernel.errors import InvalidInput
 from ledger import jobs, selectors, services
 from ledger.models import Checkpoint, Entry
 from ledger.protocol.format import format_time
 from operators import authz
-from operators.models import Kind, Participant
+from operators.capabilities import AUDIT_KINDS
+from operators.models import Participant
+from policy.visibility import PayloadPolicy
 
-AUDIT_KINDS = (Kind.AUDITOR, Kind.REGULATOR, Kind.AUTHORITY)
 RUN_VERIFICATION = "audit.tasks.run_verification"
 
 
@@ -109,7 +108,7 @@ def verify_ledger(*, first: int | None = None, last: int | None = None,
 # --- verification runs from the portal and the API ----------------------------------------
 
 
-def start_verification(*, by: AbstractBaseUser, first: int | None = None,
+def start_verification(*, by: authz.User, first: int | None = None,
                        last: int | None = None) -> Verification:
     """Queue a verification run (a Celery task; eager in the embedded default)."""
     actor = authz.acting_for(by, kinds=AUDIT_KINDS)
@@ -173,10 +172,11 @@ def export_bundle(target: str | os.PathLike[str] | IO[bytes], *, first: int | No
     end = _covering_end(span.last)
     readable = None
     if reader is not None:
+        policy = PayloadPolicy(reader)
+
         def readable(row: Any) -> bool:
-            return row.entry.kind.startswith("ledger.") or access.readable_by_participants(
-                [reader], actor=row.entry.actor, subject=row.entry.subject,
-                restricted=row.restricted)
+            return policy.readable(kind=row.entry.kind, actor=row.entry.actor,
+                                   subject=row.entry.subject, restricted=row.restricted)
     manifest = {
         "format": FORMAT, "ledger": services.origin(), "from": span.first, "to": end,
         "exported_at": format_time(datetime.now(UTC)),
@@ -200,7 +200,7 @@ def export_bundle(target: str | os.PathLike[str] | IO[bytes], *, first: int | No
     return manifest
 
 
-def bundle_reader(*, by: AbstractBaseUser) -> str:
+def bundle_reader(*, by: authz.User) -> str:
     """The participant code a portal or API download is exported for: auditors, regulators
     and the data authority may download bundles (with every payload they may read)."""
     return authz.acting_for(by, kinds=AUDIT_KINDS).code

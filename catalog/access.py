@@ -8,12 +8,14 @@ when a grant gave them ``view_restricted`` on the resource.
 from __future__ import annotations
 
 from django.db.models import Q, QuerySet
-from guardian.shortcuts import assign_perm, get_objects_for_user, remove_perm
+from guardian.core import ObjectPermissionChecker
+from guardian.shortcuts import assign_perm, get_objects_for_group, remove_perm
 
 from catalog.models import DataResource, Opening, ResourceStatus
-from config.errors import NotFound
+from kernel.errors import NotFound
 from operators import authz
-from operators.models import Participant
+from operators.capabilities import Reader, reader
+from operators.models import Participant, Status
 
 MANAGE = "catalog.manage_resource"
 VIEW_RESTRICTED = "catalog.view_restricted"
@@ -33,21 +35,33 @@ def revoke_restricted_view(participant: Participant, resource: DataResource) -> 
         remove_perm(VIEW_RESTRICTED, participant.group, resource)
 
 
-def visible(user: authz.User) -> QuerySet[DataResource]:
-    """Resources ``user`` may know exist; everything else looks missing (404)."""
+Who = authz.User | Reader | Participant | None
+
+
+def _granted(found: Reader) -> set[int]:
+    """Resources whose restricted view a grant gave to one of the reader's participants."""
+    ids: set[int] = set()
+    for participant in found.participants:
+        ids.update(get_objects_for_group(participant.group, VIEW_RESTRICTED, klass=DataResource,
+                                         accept_global_perms=False).values_list("pk", flat=True))
+    return ids
+
+
+def visible(who: Who) -> QuerySet[DataResource]:
+    """Resources the reader may know exist; everything else looks missing (404): open
+    published metadata for everyone, conditionally open for admitted participants, drafts
+    for their provider, the restricted ones a grant gave; everything for oversight."""
+    found = reader(who)
     everything = DataResource.objects.all()
-    if authz.sees_everything(user):
+    if found.oversees:
         return everything
     published = Q(status__in=[ResourceStatus.PUBLISHED, ResourceStatus.WITHDRAWN])
     shown = published & Q(opening=Opening.OPEN)
-    if user.is_authenticated:
-        mine = authz.participants_of(user)
-        if mine.filter(status="admitted").exists():
+    if found.participants:
+        if any(p.status == Status.ADMITTED for p in found.participants):
             shown |= published & Q(opening=Opening.CONDITIONAL)
-        shown |= Q(provider__in=mine)
-        granted = get_objects_for_user(user, VIEW_RESTRICTED, klass=DataResource,
-                                       accept_global_perms=False)
-        shown |= published & Q(pk__in=granted.values("pk"))
+        shown |= Q(provider__in=found.participant_ids)
+        shown |= published & Q(pk__in=_granted(found))
     return everything.filter(shown)
 
 
@@ -56,9 +70,9 @@ def missing(code: str) -> NotFound:
     return NotFound(f"no resource {code}")
 
 
-def require_visible(user: authz.User, resource: DataResource) -> None:
+def require_visible(who: Who, resource: DataResource) -> None:
     """Services check this first, so an invisible resource looks missing there too."""
-    if not visible(user).filter(pk=resource.pk).exists():
+    if not visible(who).filter(pk=resource.pk).exists():
         raise missing(resource.code)
 
 
@@ -66,7 +80,11 @@ def can_manage(user: authz.User, resource: DataResource) -> bool:
     return bool(user.is_authenticated and user.has_perm(MANAGE, resource))
 
 
-def sees_restricted(user: authz.User, resource: DataResource) -> bool:
-    if not user.is_authenticated:
-        return False
-    return user.has_perm(VIEW_RESTRICTED, resource) or authz.sees_everything(user)
+def sees_restricted(who: Who, resource: DataResource) -> bool:
+    """The resource's restricted fields and items (and the payloads that carry them): its
+    provider, grantees and oversight."""
+    found = reader(who)
+    if found.oversees or found.acts_for(resource.provider_id):
+        return True
+    return any(VIEW_RESTRICTED.split(".")[1] in ObjectPermissionChecker(p.group).get_perms(
+        resource) for p in found.participants)

@@ -1,11 +1,11 @@
 from django.contrib import admin
 
 from catalog.models import Category, DataProduct, DataResource, ResourceVersion
-from config.admin import ReadOnlyAdmin
+from kernel.admin import ReadOnlyAdmin
 
 
 @admin.register(Category)
-class CategoryAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class CategoryAdmin(admin.ModelAdmin):
     """The subject classification tree (分类) is the data authority's reference data."""
 
     list_display = ("code", "name", "name_en", "branch", "parent")

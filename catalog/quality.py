@@ -11,23 +11,23 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
-from catalog import access, versions
+from catalog import access, rules, versions
 from catalog.models import DataResource, Frequency, Opening, QualityCheck, QualityRule
-from config.errors import InvalidInput, NotPermitted
 from crypto.sm3 import sm3_hex
+from kernel.errors import InvalidInput, NotPermitted
+from kernel.patterns import compile_pattern, full_match
+from kernel.uploads import MiB, check_size
 from ledger import services as ledger
 from operators import authz
-from operators.models import Kind
+from operators.models import Kind, Participant
 
-MAX_SAMPLE = 20 * 1024 * 1024
+MAX_SAMPLE = 20 * MiB
 FRESHNESS_WINDOW = {
     Frequency.REALTIME: timedelta(days=1), Frequency.DAILY: timedelta(days=2),
     Frequency.WEEKLY: timedelta(days=8), Frequency.MONTHLY: timedelta(days=32),
@@ -36,8 +36,7 @@ FRESHNESS_WINDOW = {
 
 
 def parse_sample(name: str, data: bytes) -> list[dict[str, Any]]:
-    if len(data) > MAX_SAMPLE:
-        raise InvalidInput("sample", "is larger than 20 MiB")
+    check_size("sample", data, MAX_SAMPLE)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -86,8 +85,8 @@ def _passes(rule: QualityRule, values: list[Any], frequency: str, today: date) -
         return sum(not _empty(v) for v in values)
     present = [v for v in values if not _empty(v)]
     if rule.rule == QualityRule.Check.PATTERN:
-        pattern = re.compile(str(p.get("pattern", ".*")))
-        return sum(bool(pattern.fullmatch(str(v))) for v in present)
+        pattern = compile_pattern(p.get("pattern"), f"rules[{rule.pk}].pattern")
+        return sum(full_match(pattern, str(v)) for v in present)
     if rule.rule == QualityRule.Check.RANGE:
         low, high = _number(p.get("min")), _number(p.get("max"))
         numbers = [_number(v) for v in present]
@@ -127,13 +126,18 @@ def evaluate(resource: DataResource, rows: list[dict[str, Any]],
     return results, passed
 
 
-def run_quality_check(*, by: AbstractBaseUser, resource: DataResource, sample_name: str,
-                      sample: bytes, today: date | None = None) -> QualityCheck:
-    """Run the resource's rules over a sample and record the result on the ledger."""
+def require_manager(*, by: Any, resource: DataResource) -> Participant:
+    """Who sets the resource's rules and runs its checks: a manager of its provider."""
     access.require_visible(by, resource)
     if not access.can_manage(by, resource):
         raise NotPermitted(f"you do not manage resource {resource.code}")
-    actor = authz.acting_for(by, resource.provider, kinds=[Kind.PROVIDER])
+    return authz.acting_for(by, resource.provider, kinds=[Kind.PROVIDER])
+
+
+def run_quality_check(*, by: authz.User, resource: DataResource, sample_name: str,
+                      sample: bytes, today: date | None = None) -> QualityCheck:
+    """Run the resource's rules over a sample and record the result on the ledger."""
+    actor = require_manager(by=by, resource=resource)
     rows = parse_sample(sample_name, sample)
     if not rows:
         raise InvalidInput("sample", "has no rows")
@@ -156,17 +160,20 @@ def run_quality_check(*, by: AbstractBaseUser, resource: DataResource, sample_na
         )
 
 
-def add_rule(*, by: AbstractBaseUser, resource: DataResource, item_name: str, check: str,
-             parameters: dict[str, Any] | None = None, threshold: int = 100) -> QualityRule:
-    access.require_visible(by, resource)
-    if not access.can_manage(by, resource):
-        raise NotPermitted(f"you do not manage resource {resource.code}")
+def add_rule(*, by: authz.User, resource: DataResource, item_name: str, check: str,
+             parameters: dict[str, Any] | None = None, threshold: Any = 100) -> QualityRule:
+    """A quality rule on one of the resource's items (its managers only); the parameters
+    are checked here for every interface (``catalog.rules``)."""
+    require_manager(by=by, resource=resource)
     item = resource.items.filter(name=item_name).first()
     if item is None:
         raise InvalidInput("item", f"{resource.code} has no data item {item_name!r}")
-    if check not in QualityRule.Check.values:
-        raise InvalidInput("check", f"must be one of {', '.join(QualityRule.Check.values)}")
-    if not 0 < threshold <= 100:
-        raise InvalidInput("threshold", "must be a percentage from 1 to 100")
-    return QualityRule.objects.create(item=item, rule=check, parameters=parameters or {},
-                                      threshold=threshold)
+    checked = rules.checked_parameters(check, parameters)
+    level = rules.checked_threshold(threshold)
+    with transaction.atomic():
+        DataResource.objects.select_for_update().get(pk=resource.pk)
+        if QualityRule.objects.filter(item__resource=resource).count() >= rules.MAX_RULES:
+            raise InvalidInput("rules", f"a resource has at most {rules.MAX_RULES} quality "
+                                        "rules")
+        return QualityRule.objects.create(item=item, rule=check, parameters=checked,
+                                          threshold=level)

@@ -8,8 +8,9 @@ from django.db.models import Q, QuerySet
 
 from catalog import access
 from catalog.models import Category, DataProduct, DataResource, ProductStatus, ResourceVersion
-from config.errors import NotFound
+from kernel.errors import NotFound
 from operators import authz
+from operators.capabilities import reader
 from operators.models import Kind, Status
 
 
@@ -70,19 +71,18 @@ def versions_of(resource: DataResource) -> QuerySet[ResourceVersion]:
     return resource.versions.order_by("-number")
 
 
-def products(user: authz.User) -> QuerySet[DataProduct]:
+def products(who: access.Who) -> QuerySet[DataProduct]:
     """Listed products are public; owners see their own; admitted third-party services also
     see those submitted for review (to certify them); the authority, auditors and
     regulators see all."""
+    found = reader(who)
     query = DataProduct.objects.select_related("owner")
-    if authz.sees_everything(user):
+    if found.oversees:
         return query
-    shown = Q(status=ProductStatus.LISTED)
-    if user.is_authenticated:
-        mine = authz.participants_of(user)
-        shown |= Q(owner__in=mine)
-        if mine.filter(kind=Kind.THIRD_PARTY, status=Status.ADMITTED).exists():
-            shown |= Q(status=ProductStatus.SUBMITTED)
+    shown = Q(status=ProductStatus.LISTED) | Q(owner__in=found.participant_ids)
+    if any(p.kind == Kind.THIRD_PARTY and p.status == Status.ADMITTED
+           for p in found.participants):
+        shown |= Q(status=ProductStatus.SUBMITTED)
     return query.filter(shown)
 
 
@@ -90,16 +90,16 @@ def missing_product(code: str) -> NotFound:
     return NotFound(f"no product {code}")
 
 
-def product(user: authz.User, code: str) -> DataProduct:
-    found = products(user).filter(code=code).first()
+def product(who: access.Who, code: str) -> DataProduct:
+    found = products(who).filter(code=code).first()
     if found is None:
         raise missing_product(code)
     return found
 
 
-def require_visible_product(user: authz.User, product: DataProduct) -> None:
+def require_visible_product(who: access.Who, product: DataProduct) -> None:
     """Services check this first, so an invisible product looks missing there too."""
-    if not products(user).filter(pk=product.pk).exists():
+    if not products(who).filter(pk=product.pk).exists():
         raise missing_product(product.code)
 
 

@@ -8,33 +8,29 @@ the payload of a ``catalog.resource.published`` entry.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
-from catalog import access, selectors, versions
+from catalog import access, versions
 from catalog.models import (
     Category,
-    Certificate,
     DataItem,
-    DataProduct,
     DataResource,
     Desensitisation,
     Frequency,
     Grade,
     Opening,
-    ProductStatus,
     ResourceStatus,
     Sharing,
 )
-from config.errors import IllegalTransition, InvalidInput, NotPermitted
-from config.states import Machine
-from crypto.sm3 import sm3_hex
-from ledger import services as ledger
+from kernel.errors import InvalidInput, NotPermitted
+from kernel.states import Machine, Transition
+from kernel.text import required_text
+from ledger.models import Entry
 from operators import authz
 from operators.models import Kind, Participant
+from operators.transitions import Change, Recorded, lock, take
 
 RESOURCE_FIELDS = (
     "name", "name_en", "description", "grade", "sensitivity", "sharing", "sharing_basis",
@@ -43,17 +39,25 @@ RESOURCE_FIELDS = (
 ITEM_FIELDS = ("name", "standard_code", "authoritative", "data_type", "description",
                "sensitivity", "personal_information", "desensitisation")
 
-PRODUCT = Machine(
-    "product",
-    {
-        (ProductStatus.DRAFT, "submit"): ProductStatus.SUBMITTED,
-        (ProductStatus.REJECTED, "submit"): ProductStatus.SUBMITTED,
-        (ProductStatus.SUBMITTED, "list"): ProductStatus.LISTED,
-        (ProductStatus.SUBMITTED, "reject"): ProductStatus.REJECTED,
-        (ProductStatus.LISTED, "delist"): ProductStatus.DELISTED,
-    },
-)
-CERTIFICATE_KINDS = {"certification", "notarisation", "valuation"}
+
+
+def _manager(user: Any, resource: DataResource) -> Participant:
+    """A member of the resource's provider who manages it."""
+    if user is None or not access.can_manage(user, resource):
+        raise NotPermitted(f"you do not manage resource {resource.code}")
+    return authz.acting_for(user, resource.provider, kinds=[Kind.PROVIDER])
+
+
+def _unchanged(resource: DataResource, actor: Any) -> str:
+    return resource.status
+
+
+RS = ResourceStatus
+RESOURCE: Machine[DataResource] = Machine("resource", [
+    Transition("publish", (RS.DRAFT, RS.WITHDRAWN), RS.PUBLISHED, _manager),
+    Transition("revise", (RS.DRAFT, RS.PUBLISHED), _unchanged, _manager),
+    Transition("withdraw", (RS.PUBLISHED,), RS.WITHDRAWN, _manager),
+], field="status")
 
 
 def _choice(field: str, value: Any, choices: Sequence[str]) -> None:
@@ -141,15 +145,17 @@ def _replace_items(resource: DataResource, items: Sequence[dict[str, Any]]) -> N
         row.save()
 
 
-def _provider_for(user: AbstractBaseUser, provider: Participant | None) -> Participant:
-    return authz.acting_for(user, provider, kinds=[Kind.PROVIDER])
+def resource_author(by: Any, provider: Participant | None = None) -> Participant:
+    """Who may create a resource: a member of an admitted provider department (checked
+    first, before any input)."""
+    return authz.acting_for(by, provider, kinds=[Kind.PROVIDER])
 
 
-def create_resource(*, by: AbstractBaseUser, code: str, category: Category,
+def create_resource(*, by: authz.User, code: str, category: Category,
                     items: Sequence[dict[str, Any]] = (), provider: Participant | None = None,
                     **fields: Any) -> DataResource:
     """A draft catalogue entry of the acting provider department."""
-    owner = _provider_for(by, provider)
+    owner = resource_author(by, provider)
     if not code.strip():
         raise InvalidInput("code", "is required")
     if DataResource.objects.filter(code=code).exists():
@@ -167,200 +173,71 @@ def create_resource(*, by: AbstractBaseUser, code: str, category: Category,
     return resource
 
 
-def _require_manager(by: AbstractBaseUser, resource: DataResource) -> Participant:
-    access.require_visible(by, resource)
-    if not access.can_manage(by, resource):
-        raise NotPermitted(f"you do not manage resource {resource.code}")
-    return authz.acting_for(by, resource.provider, kinds=[Kind.PROVIDER])
-
-
-def _publish(resource: DataResource, actor: Participant) -> DataResource:
+def _publication(resource: DataResource, actor: Any) -> Change:
+    """A new version: its document is the payload of ``catalog.resource.published``."""
+    _check_complete(resource)
     resource.version += 1
-    resource.status = ResourceStatus.PUBLISHED
-    resource.save()
-    content = versions.content(resource)
-    entry = ledger.record(
-        actor=actor.code, kind="catalog.resource.published",
-        subject=versions.subject(resource), payload=content,
-        restricted=resource.opening != Opening.OPEN,
-    )
-    versions.store(resource, content, entry)
-    return resource
+    return Change(restricted=resource.opening != Opening.OPEN)
 
 
-def publish_resource(*, by: AbstractBaseUser, resource: DataResource) -> DataResource:
+def _store_version(resource: DataResource, actor: Any, entry: Entry) -> None:
+    versions.store(resource, versions.content(resource), entry)
+
+
+RESOURCE_RECORDED: Recorded[DataResource] = Recorded(
+    kind=lambda action: "catalog.resource.withdrawn" if action == "withdraw"
+    else "catalog.resource.published",
+    subject=versions.subject,
+    payload=lambda r: versions.content(r) if r.status == ResourceStatus.PUBLISHED
+    else {"resource": r.code, "version": r.version},
+    related=("provider", "category"))
+
+
+def publish_resource(*, by: authz.User, resource: DataResource) -> DataResource:
     """Publish a draft (version 1) or re-publish a withdrawn resource as a new version."""
-    actor = _require_manager(by, resource)
-    with transaction.atomic():
-        locked = DataResource.objects.select_for_update().get(pk=resource.pk)
-        if locked.status == ResourceStatus.PUBLISHED:
-            raise_state(locked, "publish", "it is already published; revise it instead")
-        _check_complete(locked)
-        return _publish(locked, actor)
+    access.require_visible(by, resource)
+    return take(RESOURCE, RESOURCE_RECORDED, resource, "publish", by=by, change=_publication,
+                after=_store_version)
 
 
-def revise_resource(*, by: AbstractBaseUser, resource: DataResource,
+def _edit(resource: DataResource, fields: dict[str, Any],
+          items: Sequence[dict[str, Any]] | None) -> None:
+    for name, value in fields.items():
+        setattr(resource, name, value)
+    _check_complete(resource)
+    resource.save()
+    if items is not None:
+        _replace_items(resource, items)
+
+
+def revise_resource(*, by: authz.User, resource: DataResource,
                     items: Sequence[dict[str, Any]] | None = None,
                     **fields: Any) -> DataResource:
-    """Edit a resource; a published one gets a new version (and entry) at once."""
-    actor = _require_manager(by, resource)
+    """Edit a resource; a published one gets a new version (and entry) at once, a draft
+    changes without one."""
+    access.require_visible(by, resource)
+    RESOURCE.permit(by, resource, "revise")
     _check_fields(fields)
+
+    def change(locked: DataResource, actor: Any) -> Change:
+        _edit(locked, fields, items)
+        return _publication(locked, actor)
+
     with transaction.atomic():
-        locked = DataResource.objects.select_for_update().get(pk=resource.pk)
-        if locked.status == ResourceStatus.WITHDRAWN:
-            raise_state(locked, "revise", "publish it again first")
-        for field, value in fields.items():
-            setattr(locked, field, value)
-        _check_complete(locked)
-        locked.save()
-        if items is not None:
-            _replace_items(locked, items)
+        locked = lock(resource, RESOURCE_RECORDED.related)
         if locked.status == ResourceStatus.PUBLISHED:
-            _publish(locked, actor)
+            return take(RESOURCE, RESOURCE_RECORDED, locked, "revise", by=by, change=change,
+                        after=_store_version)
+        RESOURCE.permit(by, locked, "revise")
+        _edit(locked, fields, items)
     return locked
 
 
-def withdraw_resource(*, by: AbstractBaseUser, resource: DataResource,
+def withdraw_resource(*, by: authz.User, resource: DataResource,
                       reason: str) -> DataResource:
-    actor = _require_manager(by, resource)
-    if not reason.strip():
-        raise InvalidInput("reason", "is required to withdraw a resource")
-    with transaction.atomic():
-        locked = DataResource.objects.select_for_update().get(pk=resource.pk)
-        if locked.status != ResourceStatus.PUBLISHED:
-            raise_state(locked, "withdraw", "only a published resource can be withdrawn")
-        locked.status = ResourceStatus.WITHDRAWN
-        locked.save(update_fields=["status", "updated"])
-        ledger.record(actor=actor.code, kind="catalog.resource.withdrawn",
-                      subject=versions.subject(locked),
-                      payload={"resource": locked.code, "version": locked.version,
-                               "reason": reason.strip()})
-    return locked
+    access.require_visible(by, resource)
 
+    def change(locked: DataResource, actor: Any) -> dict[str, Any]:
+        return {"reason": required_text("reason", reason, "withdraw a resource")}
 
-def raise_state(resource: DataResource, action: str, hint: str) -> None:
-    raise IllegalTransition(f"resource {resource.code} is {resource.status}: cannot {action}; "
-                            f"{hint}")
-
-
-# --- products, listing (挂牌) and certificates ------------------------------------------
-
-
-def _price(value: Any) -> Decimal:
-    try:
-        price = Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        raise InvalidInput("price", "must be a decimal amount such as 1250.00") from None
-    if price < 0 or price.as_tuple().exponent < -2:  # type: ignore[operator]
-        raise InvalidInput("price", "must be >= 0 with at most two decimals")
-    return price.quantize(Decimal("0.01"))
-
-
-def _product_payload(product: DataProduct, **extra: Any) -> dict[str, Any]:
-    return {
-        "product": product.code, "owner": product.owner.code, "name": product.name,
-        "resources": sorted(product.resources.values_list("code", flat=True)),
-        "price": str(product.price), "currency": product.currency,
-        "status": product.status, **extra,
-    }
-
-
-def product_subject(product: DataProduct) -> str:
-    return f"catalog/product/{product.code}"
-
-
-def _check_granted(owner: Participant, resources: Sequence[DataResource]) -> None:
-    from contracts import selectors as contracts
-
-    for resource in resources:
-        if not contracts.holds_grant(owner, resource):
-            raise InvalidInput("resources",
-                               f"{owner.code} holds no valid grant for {resource.code}")
-
-
-def create_product(*, by: AbstractBaseUser, code: str, name: str,
-                   resources: Sequence[DataResource], price: Any, currency: str = "CNY",
-                   description: str = "", owner: Participant | None = None) -> DataProduct:
-    """A draft product of an admitted operator or merchant, on resources it was granted."""
-    maker = authz.acting_for(by, owner, kinds=[Kind.OPERATOR, Kind.MERCHANT])
-    if not code.strip() or DataProduct.objects.filter(code=code).exists():
-        raise InvalidInput("code", "is required and must be new")
-    if not name.strip():
-        raise InvalidInput("name", "is required")
-    if not resources:
-        raise InvalidInput("resources", "a product is built on at least one resource")
-    if len(currency) != 3 or not currency.isupper():
-        raise InvalidInput("currency", "must be an ISO 4217 code such as CNY")
-    for resource in resources:
-        access.require_visible(by, resource)
-    _check_granted(maker, resources)
-    with transaction.atomic():
-        product = DataProduct.objects.create(code=code.strip(), owner=maker, name=name.strip(),
-                                             description=description, price=_price(price),
-                                             currency=currency)
-        product.resources.set(resources)
-    return product
-
-
-def submit_product(*, by: AbstractBaseUser, product: DataProduct) -> DataProduct:
-    """Submit for compliance review by the data authority."""
-    selectors.require_visible_product(by, product)
-    maker = authz.acting_for(by, product.owner, kinds=[Kind.OPERATOR, Kind.MERCHANT])
-    with transaction.atomic():
-        locked = DataProduct.objects.select_for_update().get(pk=product.pk)
-        locked.status = PRODUCT.check(locked.status, "submit")
-        _check_granted(maker, list(locked.resources.all()))
-        locked.review_reason = ""
-        locked.save(update_fields=["status", "review_reason", "updated"])
-        ledger.record(actor=maker.code, kind="catalog.product.submitted",
-                      subject=product_subject(locked), payload=_product_payload(locked))
-    return locked
-
-
-def review_product(*, by: AbstractBaseUser, product: DataProduct, action: str,
-                   reason: str = "") -> DataProduct:
-    """The data authority's compliance review: list, reject (reason) or delist (reason)."""
-    selectors.require_visible_product(by, product)
-    authority = authz.acting_for(by, kinds=[Kind.AUTHORITY], roles=authz.REVIEW_ROLES)
-    if action not in ("list", "reject", "delist"):
-        raise InvalidInput("action", "must be list, reject or delist")
-    if action != "list" and not reason.strip():
-        raise InvalidInput("reason", f"is required to {action}")
-    with transaction.atomic():
-        locked = DataProduct.objects.select_for_update().get(pk=product.pk)
-        locked.status = PRODUCT.check(locked.status, action)
-        locked.review_reason = reason.strip()
-        locked.save(update_fields=["status", "review_reason", "updated"])
-        past = {"list": "listed", "reject": "rejected", "delist": "delisted"}[action]
-        ledger.record(actor=authority.code, kind=f"catalog.product.{past}",
-                      subject=product_subject(locked),
-                      payload=_product_payload(locked, reason=locked.review_reason))
-    return locked
-
-
-def attach_certificate(*, by: AbstractBaseUser, product: DataProduct, kind: str,
-                       document_name: str, document: bytes, summary: str = "",
-                       issuer: Participant | None = None) -> Certificate:
-    """A third party certifies, notarises or values a product; its own entry records the
-    document's SM3 digest. Third parties see (and so certify) products submitted for
-    review and listed ones."""
-    selectors.require_visible_product(by, product)
-    party = authz.acting_for(by, issuer, kinds=[Kind.THIRD_PARTY])
-    _choice("kind", kind, sorted(CERTIFICATE_KINDS))
-    if party.service_type != kind:
-        raise NotPermitted(f"{party.code} provides {party.service_type}, not {kind}")
-    if not document:
-        raise InvalidInput("document", "is empty")
-    if not document_name.strip():
-        raise InvalidInput("document_name", "is required")
-    digest = sm3_hex(document)
-    with transaction.atomic():
-        entry = ledger.record(
-            actor=party.code, kind="catalog.certificate.issued",
-            subject=product_subject(product),
-            payload={"product": product.code, "kind": kind, "document": document_name,
-                     "document_sm3": digest, "summary": summary},
-        )
-        return Certificate.objects.create(product=product, issuer=party, kind=kind,
-                                          document_name=document_name, digest=digest,
-                                          summary=summary, entry_seq=entry.seq)
+    return take(RESOURCE, RESOURCE_RECORDED, resource, "withdraw", by=by, change=change)

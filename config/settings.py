@@ -11,7 +11,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from config.secrets import load_or_create_secret
+from kernel.secrets import load_or_create_secret
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("SHULIAN_DATA_DIR", BASE_DIR / "var")).resolve()
@@ -96,6 +96,8 @@ INSTALLED_APPS = [
     "operators",
     "catalog",
     "contracts",
+    "portal",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -116,7 +118,7 @@ WSGI_APPLICATION = "config.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "config" / "templates"],
+        "DIRS": [],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -124,7 +126,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "config.context.portal",
+                "portal.context.portal",
             ]
         },
     }
@@ -167,7 +169,6 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
 STATIC_ROOT.mkdir(exist_ok=True)
-STATICFILES_DIRS = [BASE_DIR / "config" / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     # Plain names (no manifest): whitenoise serves them from the finders and STATIC_ROOT.
@@ -187,10 +188,10 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
-    "DEFAULT_PAGINATION_CLASS": "config.drf.Pagination",
+    "DEFAULT_PAGINATION_CLASS": "kernel.drf.Pagination",
     "PAGE_SIZE": 25,
-    "EXCEPTION_HANDLER": "config.api.exception_handler",
-    "DEFAULT_PARSER_CLASSES": ["config.drf.JSONParser", "rest_framework.parsers.FormParser",
+    "EXCEPTION_HANDLER": "kernel.api.exception_handler",
+    "DEFAULT_PARSER_CLASSES": ["kernel.drf.JSONParser", "rest_framework.parsers.FormParser",
                                "rest_framework.parsers.MultiPartParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer",
                                  "rest_framework.renderers.BrowsableAPIRenderer"],

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from config.admin import ReadOnlyAdmin
 from contracts.models import (
     Delivery,
     Grant,
@@ -15,6 +14,7 @@ from contracts.models import (
     Order,
     SharingRequest,
 )
+from kernel.admin import ReadOnlyAdmin
 
 
 @admin.register(Holiday)

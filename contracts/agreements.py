@@ -11,40 +11,70 @@ expires it after the last day of its term (grants expired).
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Any
 
 from django.db import transaction
 
 from catalog.models import DataItem, DataResource
-from config.errors import IllegalTransition, InvalidInput, NotPermitted
-from config.states import Machine
 from contracts import calendar, common, grants
 from contracts.models import Grant, OperationAgreement
 from crypto.canonical import canonical
 from crypto.sm3 import sm3_hex
+from kernel.errors import IllegalTransition, InvalidInput, NotPermitted
+from kernel.states import Machine, Transition
+from kernel.text import required_text
 from ledger import services as ledger
-from operators import authz
+from operators import authz, capabilities
 from operators.models import Kind, Participant
+from operators.transitions import Recorded, lock, platform, take
 
 S = OperationAgreement.State
-AGREEMENT = Machine(
-    "operation agreement",
-    {
-        (S.DRAFT, "sign"): S.DRAFT,
-        (S.DRAFT, "countersign"): S.EFFECTIVE,
-        (S.DRAFT, "terminate"): S.TERMINATED,
-        (S.EFFECTIVE, "suspend"): S.SUSPENDED,
-        (S.SUSPENDED, "resume"): S.EFFECTIVE,
-        (S.EFFECTIVE, "terminate"): S.TERMINATED,
-        (S.SUSPENDED, "terminate"): S.TERMINATED,
-        (S.EFFECTIVE, "expire"): S.EXPIRED,
-        (S.SUSPENDED, "expire"): S.EXPIRED,
-    },
-)
-KIND = {"suspend": "suspended", "resume": "resumed", "terminate": "terminated",
-        "expire": "expired"}
+
+
+def _signer(by: common.User | None, agreement: OperationAgreement) -> Participant:
+    """The data authority (an admin or reviewer of it) or the operator signs."""
+    if capabilities.reviews_for(by, agreement.authority):
+        return agreement.authority
+    if capabilities.acts_for(by, agreement.operator) is not None:
+        return agreement.operator
+    raise NotPermitted(f"only {agreement.authority.code} (admin or reviewer) and "
+                       f"{agreement.operator.code} sign agreement {agreement.code}")
+
+
+def _authority_of(by: common.User | None, agreement: OperationAgreement) -> Participant:
+    if capabilities.reviews_for(by, agreement.authority):
+        return agreement.authority
+    raise NotPermitted(f"only {agreement.authority.code} (admin or reviewer) may do this")
+
+
+def side_of(agreement: OperationAgreement, party: Participant) -> str:
+    return "authority" if party.pk == agreement.authority_id else "operator"
+
+
+def _signed_already(agreement: OperationAgreement, party: Participant) -> str | None:
+    if getattr(agreement, f"{side_of(agreement, party)}_signed_seq") is not None:
+        return f"agreement {agreement.code} is already signed by {party.code}"
+    return None
+
+
+def _after_signature(agreement: OperationAgreement, party: Participant) -> str:
+    """The second signature makes the agreement effective."""
+    other = "operator" if side_of(agreement, party) == "authority" else "authority"
+    return S.EFFECTIVE if getattr(agreement, f"{other}_signed_seq") is not None else S.DRAFT
+
+
+AGREEMENT: Machine[OperationAgreement] = Machine("operation agreement", [
+    Transition("sign", (S.DRAFT,), _after_signature, _signer, _signed_already),
+    Transition("suspend", (S.EFFECTIVE,), S.SUSPENDED, _authority_of),
+    Transition("resume", (S.SUSPENDED,), S.EFFECTIVE, _authority_of),
+    Transition("terminate", (S.DRAFT, S.EFFECTIVE, S.SUSPENDED), S.TERMINATED,
+               _authority_of),
+    Transition("expire", (S.EFFECTIVE, S.SUSPENDED), S.EXPIRED, platform),
+])
+KIND = {"sign": "signed", "suspend": "suspended", "resume": "resumed",
+        "terminate": "terminated", "expire": "expired"}
 GRANT_ACTION = {"suspend": "suspend", "resume": "resume", "terminate": "revoke",
                 "expire": "expire"}
 
@@ -91,16 +121,21 @@ def _check_scope(operator: Participant, resources: Sequence[DataResource],
         raise InvalidInput("term_end", "has already passed")
 
 
+def drafter(by: Any) -> Participant:
+    """Who drafts agreements: the data authority (an admin or reviewer of it)."""
+    return authz.acting_for(by, kinds=[Kind.AUTHORITY], roles=capabilities.REVIEW_ROLES)
+
+
 def create_agreement(*, by: common.User, operator: Participant,
                      resources: Sequence[DataResource], scenarios: str,
                      security_obligations: str, desensitisation_rules: str,
                      term_start: date, term_end: date, items: Sequence[DataItem] = (),
                      code: str = "") -> OperationAgreement:
     """The data authority drafts an agreement; it awaits both signatures."""
-    authority = authz.acting_for(by, kinds=[Kind.AUTHORITY], roles=authz.REVIEW_ROLES)
+    authority = drafter(by)
     texts = {"scenarios": scenarios, "security_obligations": security_obligations,
              "desensitisation_rules": desensitisation_rules}
-    cleaned = {f: common.required(f, t, "draft an agreement") for f, t in texts.items()}
+    cleaned = {f: required_text(f, t, "draft an agreement") for f, t in texts.items()}
     _check_scope(operator, resources, items, term_start, term_end)
     code = (code or "").strip() or f"OA-{term_start:%Y}-{secrets.token_hex(3).upper()}"
     if OperationAgreement.objects.filter(code=code).exists():
@@ -136,106 +171,82 @@ def _take_effect(agreement: OperationAgreement) -> list[dict[str, Any]]:
     return created
 
 
-def _locked(agreement: OperationAgreement) -> OperationAgreement:
-    return OperationAgreement.objects.select_for_update(of=("self",)).select_related(
-        "authority", "operator").get(pk=agreement.pk)
-
-
-def _signer(by: common.User, agreement: OperationAgreement) -> tuple[Participant, str]:
-    if common.member_of(by, agreement.authority) and authz.is_member(
-        by, agreement.authority, authz.REVIEW_ROLES
-    ):
-        return agreement.authority, "authority"
-    if common.member_of(by, agreement.operator):
-        return agreement.operator, "operator"
-    raise NotPermitted(f"only {agreement.authority.code} (admin or reviewer) and "
-                       f"{agreement.operator.code} sign agreement {agreement.code}")
+RECORDED: Recorded[OperationAgreement] = Recorded(
+    kind=lambda action: f"contracts.agreement.{KIND[action]}", subject=lambda a: subject(a),
+    payload=lambda a: {"agreement": a.code, "state": a.state},
+    related=("authority", "operator"))
 
 
 def sign_agreement(*, by: common.User, agreement: OperationAgreement) -> OperationAgreement:
-    """One party's signature, an entry signed with that party's key."""
-    with transaction.atomic():
-        locked = _locked(agreement)
-        party, side = _signer(by, locked)
-        field = f"{side}_signed_seq"
-        other = "operator" if side == "authority" else "authority"
-        AGREEMENT.check(locked.state, "sign")
-        if getattr(locked, field) is not None:
-            raise IllegalTransition(f"agreement {locked.code} is already signed by {party.code}")
-        last = getattr(locked, f"{other}_signed_seq") is not None
-        locked.state = AGREEMENT.check(locked.state, "countersign" if last else "sign")
-        extra: dict[str, Any] = {"grants": _take_effect(locked)} if last else {}
-        entry = ledger.record(
-            actor=party.code, kind="contracts.agreement.signed", subject=subject(locked),
-            payload={"agreement": locked.code, "party": side, "signer": party.code,
-                     "terms_sm3": terms_sm3(locked), "state": locked.state, **extra},
-        )
-        setattr(locked, field, entry.seq)
-        locked.save()
-    return locked
+    """One party's signature, an entry signed with that party's key; the second one makes
+    the agreement effective and creates its grants."""
+
+    def change(locked: OperationAgreement, party: Participant) -> dict[str, Any]:
+        effective = _after_signature(locked, party) == S.EFFECTIVE
+        extra: dict[str, Any] = {"party": side_of(locked, party), "signer": party.code,
+                                 "terms_sm3": terms_sm3(locked)}
+        if effective:
+            extra["grants"] = _take_effect(locked)
+        return extra
+
+    def signed(locked: OperationAgreement, party: Participant, entry: Any) -> None:
+        setattr(locked, f"{side_of(locked, party)}_signed_seq", entry.seq)
+
+    return take(AGREEMENT, RECORDED, agreement, "sign", by=by, change=change, after=signed)
 
 
-def _authority_of(by: common.User, agreement: OperationAgreement) -> Participant:
-    if common.member_of(by, agreement.authority) and authz.is_member(
-        by, agreement.authority, authz.REVIEW_ROLES
-    ):
-        return agreement.authority
-    raise NotPermitted(f"only {agreement.authority.code} (admin or reviewer) may do this")
+def _with_grants(action: str, reason: str,
+                 ) -> Callable[[OperationAgreement, Any], dict[str, Any]]:
+    """The change of an agreement's transition: its grants follow (one entry lists them)."""
 
+    def change(locked: OperationAgreement, actor: Any) -> dict[str, Any]:
+        locked.reason = reason
+        source = Grant.State.SUSPENDED if action == "resume" else Grant.State.ACTIVE
+        states = [source] if action in ("suspend", "resume") else [Grant.State.ACTIVE,
+                                                                   Grant.State.SUSPENDED]
+        affected = Grant.objects.select_for_update(of=("self",)).filter(agreement=locked,
+                                                                        state__in=states)
+        changed = grants.move(affected.select_related("grantee", "resource").order_by("pk"),
+                              GRANT_ACTION[action], reason)
+        return {"reason": reason, "grants": changed}
 
-def _transition(agreement: OperationAgreement, action: str, actor: str,
-                reason: str) -> OperationAgreement:
-    """Apply ``action`` to the locked agreement and its grants; one entry."""
-    agreement.state = AGREEMENT.check(agreement.state, action)
-    agreement.reason = reason
-    agreement.save(update_fields=["state", "reason"])
-    source = Grant.State.SUSPENDED if action == "resume" else Grant.State.ACTIVE
-    states = [source] if action in ("suspend", "resume") else [Grant.State.ACTIVE,
-                                                               Grant.State.SUSPENDED]
-    affected = Grant.objects.select_for_update(of=("self",)).filter(agreement=agreement,
-                                                                    state__in=states)
-    changed = grants.change(affected.select_related("grantee", "resource").order_by("pk"),
-                            GRANT_ACTION[action], reason)
-    ledger.record(actor=actor, kind=f"contracts.agreement.{KIND[action]}",
-                  subject=subject(agreement),
-                  payload={"agreement": agreement.code, "state": agreement.state,
-                           "reason": reason, "grants": changed})
-    return agreement
+    return change
 
 
 def _by_authority(by: common.User, agreement: OperationAgreement, action: str,
-                  reason: str) -> OperationAgreement:
-    with transaction.atomic():
-        locked = _locked(agreement)
-        authority = _authority_of(by, locked)
-        return _transition(locked, action, authority.code, reason)
+                  reason: str, required: bool) -> OperationAgreement:
+    def change(locked: OperationAgreement, authority: Participant) -> dict[str, Any]:
+        text = (required_text("reason", reason, f"{action} an agreement") if required
+                else (reason or "").strip())
+        return _with_grants(action, text)(locked, authority)
+
+    return take(AGREEMENT, RECORDED, agreement, action, by=by, change=change)
 
 
 def suspend_agreement(*, by: common.User, agreement: OperationAgreement,
                       reason: str) -> OperationAgreement:
-    reason = common.required("reason", reason, "suspend an agreement")
-    return _by_authority(by, agreement, "suspend", reason)
+    return _by_authority(by, agreement, "suspend", reason, required=True)
 
 
 def resume_agreement(*, by: common.User, agreement: OperationAgreement,
                      reason: str = "") -> OperationAgreement:
-    return _by_authority(by, agreement, "resume", (reason or "").strip())
+    return _by_authority(by, agreement, "resume", reason, required=False)
 
 
 def terminate_agreement(*, by: common.User, agreement: OperationAgreement,
                         reason: str) -> OperationAgreement:
-    reason = common.required("reason", reason, "terminate an agreement")
-    return _by_authority(by, agreement, "terminate", reason)
+    return _by_authority(by, agreement, "terminate", reason, required=True)
 
 
 def expire_agreement(*, agreement: OperationAgreement, at: datetime | None = None) -> bool:
     """The platform expires an agreement after its last day; False if nothing to do."""
     moment = at or common.now()
     with transaction.atomic():
-        locked = _locked(agreement)
+        locked = lock(agreement, RECORDED.related)
         if locked.state not in (S.EFFECTIVE, S.SUSPENDED):
             return False
         if calendar.end_of_day(locked.term_end) > moment:
             return False
-        _transition(locked, "expire", ledger.origin(), "the agreement's term ended")
+        take(AGREEMENT, RECORDED, locked, "expire", by=None,
+             change=_with_grants("expire", "the agreement's term ended"))
     return True

@@ -24,7 +24,13 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from config.errors import InvalidInput
+from django.db import transaction
+
+from contracts.models import Holiday
+from crypto.canonical import canonical
+from crypto.sm3 import sm3_hex
+from kernel.errors import InvalidInput
+from ledger import services as ledger
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 DATA_DIR = Path(__file__).resolve().parent / "data" / "holidays"
@@ -117,8 +123,6 @@ def shipped(year: int) -> YearDocument | None:
 
 
 def _year_overrides(year: int) -> dict[date, bool]:
-    from contracts.models import Holiday
-
     rows = dict(Holiday.objects.filter(day__year=year).values_list("day", "working"))
     if rows:
         return rows
@@ -191,12 +195,6 @@ def working_days_between(start: datetime | date, end: datetime | date) -> int:
 def import_year(document: YearDocument) -> int:
     """Replace ``document.year`` in the Holiday table (which then takes precedence over the
     shipped file); recorded by the platform as ``contracts.calendar.imported``."""
-    from django.db import transaction
-
-    from contracts.models import Holiday
-    from crypto.canonical import canonical
-    from crypto.sm3 import sm3_hex
-    from ledger import services as ledger
 
     days = [{"day": d.day.isoformat(), "working": d.working, "name": d.name}
             for d in document.days]

@@ -17,27 +17,44 @@ from django.db import transaction
 
 from catalog import access
 from catalog.models import DataItem, DataResource, Desensitisation
-from config.errors import IllegalTransition, InvalidInput, NotPermitted
-from config.states import Machine
 from contracts import common, selectors
+from contracts.deliveries import delivered_digest
 from contracts.models import Delivery, Grant, OperationAgreement, SharingRequest
-from crypto.sm3 import sm3_hex
+from kernel.errors import IllegalTransition, InvalidInput, NotPermitted
+from kernel.states import Machine, Transition
+from kernel.text import required_text
 from ledger import services as ledger
-from ledger.protocol.format import is_hex64
+from operators import capabilities
 from operators.models import Participant
+from operators.transitions import Recorded, lock, platform, take
 
 S = Grant.State
-GRANT = Machine(
-    "grant",
-    {
-        (S.ACTIVE, "revoke"): S.REVOKED,
-        (S.SUSPENDED, "revoke"): S.REVOKED,
-        (S.ACTIVE, "expire"): S.EXPIRED,
-        (S.SUSPENDED, "expire"): S.EXPIRED,
-        (S.ACTIVE, "suspend"): S.SUSPENDED,
-        (S.SUSPENDED, "resume"): S.ACTIVE,
-    },
-)
+
+
+def _revoker(by: common.User | None, grant: Grant) -> Participant:
+    """The resource's provider (a manager of it) or the data authority revokes a grant."""
+    if by is not None and access.can_manage(by, grant.resource):
+        provider = capabilities.acts_for(by, grant.resource.provider)
+        if provider is not None:
+            return provider
+    authority = capabilities.reviewing_authority(by)
+    if authority is not None:
+        return authority
+    raise NotPermitted("only the resource's provider or the data authority revokes a grant")
+
+
+# Suspension, resumption and expiry follow the grant's agreement or its period: the
+# platform takes them (an agreement's own entry lists what happened to its grants).
+GRANT: Machine[Grant] = Machine("grant", [
+    Transition("revoke", (S.ACTIVE, S.SUSPENDED), S.REVOKED, _revoker),
+    Transition("expire", (S.ACTIVE, S.SUSPENDED), S.EXPIRED, platform),
+    Transition("suspend", (S.ACTIVE,), S.SUSPENDED, platform),
+    Transition("resume", (S.SUSPENDED,), S.ACTIVE, platform),
+])
+RECORDED: Recorded[Grant] = Recorded(
+    kind=lambda action: f"contracts.grant.{'revoked' if action == 'revoke' else 'expired'}",
+    subject=lambda g: subject(g), payload=lambda g: payload(g),
+    related=("grantee", "resource__provider"))
 
 
 def subject(grant: Grant) -> str:
@@ -75,7 +92,7 @@ def sync_permission(participant: Participant, resource: DataResource) -> None:
         access.revoke_restricted_view(participant, resource)
 
 
-def change(grants: Iterable[Grant], action: str, reason: str = "") -> list[dict[str, Any]]:
+def move(grants: Iterable[Grant], action: str, reason: str = "") -> list[dict[str, Any]]:
     """Move grants (already locked) through ``action``; their permissions follow. For
     transitions of an agreement, whose entry lists what happened to each grant."""
     done = []
@@ -89,39 +106,34 @@ def change(grants: Iterable[Grant], action: str, reason: str = "") -> list[dict[
     return done
 
 
-def _revoker(by: common.User, grant: Grant) -> Participant:
-    if access.can_manage(by, grant.resource):
-        provider = common.member_of(by, grant.resource.provider)
-        if provider is not None:
-            return provider
-    authority = common.reviewing_authority(by)
-    if authority is not None:
-        return authority
-    raise NotPermitted("only the resource's provider or the data authority revokes a grant")
+def _follow_permission(grant: Grant, actor: Any, entry: Any) -> None:
+    sync_permission(grant.grantee, grant.resource)
 
 
 def revoke_grant(*, by: common.User, grant: Grant, reason: str) -> Grant:
     """Revoke a grant at once: the next delivery under it is refused."""
-    actor = _revoker(by, grant)
-    reason = common.required("reason", reason, "revoke a grant")
-    with transaction.atomic():
-        locked = Grant.objects.select_for_update(of=("self",)).get(pk=grant.pk)
-        change([locked], "revoke", reason)
-        ledger.record(actor=actor.code, kind="contracts.grant.revoked", subject=subject(locked),
-                      payload={**payload(locked), "reason": reason})
-    return locked
+
+    def change(locked: Grant, actor: Participant) -> dict[str, Any]:
+        locked.reason = required_text("reason", reason, "revoke a grant")
+        return {"reason": locked.reason}
+
+    return take(GRANT, RECORDED, grant, "revoke", by=by, change=change,
+                after=_follow_permission)
 
 
 def expire_grant(*, grant: Grant, at: datetime | None = None) -> bool:
     """The platform expires a grant past ``valid_until``; False if there is nothing to do."""
     moment = at or common.now()
     with transaction.atomic():
-        locked = Grant.objects.select_for_update(of=("self",)).get(pk=grant.pk)
+        locked = lock(grant)
         if locked.state not in (S.ACTIVE, S.SUSPENDED) or locked.valid_until > moment:
             return False
-        change([locked], "expire", "the grant's period ended")
-        ledger.record(actor=ledger.origin(), kind="contracts.grant.expired",
-                      subject=subject(locked), payload=payload(locked))
+
+        def change(o: Grant, platform: Any) -> None:
+            o.reason = "the grant's period ended"
+
+        take(GRANT, RECORDED, locked, "expire", by=None, change=change,
+             after=_follow_permission)
     return True
 
 
@@ -162,14 +174,12 @@ def _check_scope(grant: Grant, desensitisation: Mapping[str, str]) -> dict[str, 
     return dict(sorted(desensitisation.items()))
 
 
-def _digest(data: bytes | None, digest: str | None) -> str:
-    if (data is None) == (digest is None):
-        raise InvalidInput("data", "give either the delivered bytes or their SM3 digest")
-    if data is not None:
-        return sm3_hex(data)
-    if not is_hex64(digest):
-        raise InvalidInput("digest", "must be 64 lowercase hex characters (SM3)")
-    return str(digest)
+def deliverer(by: Any, grant: Grant) -> Participant:
+    """Who records deliveries under a grant: a manager of the resource's provider."""
+    provider = capabilities.acts_for(by, grant.resource.provider)
+    if provider is None or not access.can_manage(by, grant.resource):
+        raise NotPermitted(f"only the provider of {grant.resource.code} records deliveries")
+    return provider
 
 
 def record_delivery(*, by: common.User, grant: Grant, rows: int,
@@ -177,13 +187,10 @@ def record_delivery(*, by: common.User, grant: Grant, rows: int,
                     digest: str | None = None) -> Delivery:
     """A usage record: the provider delivered data under ``grant``; the entry holds the
     SM3 digest, row count, desensitisation per item and whether the data was disputed."""
-    if not common.member_of(by, grant.resource.provider) or not access.can_manage(
-        by, grant.resource
-    ):
-        raise NotPermitted(f"only the provider of {grant.resource.code} records deliveries")
+    deliverer(by, grant)
     if not isinstance(rows, int) or isinstance(rows, bool) or not 0 <= rows < 2**53:
         raise InvalidInput("rows", "must be a whole number of rows >= 0")
-    sm3 = _digest(data, digest)
+    sm3 = delivered_digest(data, digest)
     with transaction.atomic():
         locked = Grant.objects.select_for_update(of=("self",)).select_related(
             "agreement", "resource", "grantee").get(pk=grant.pk)

@@ -18,41 +18,73 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from catalog import access
 from catalog import services as catalog
 from catalog.models import DataResource
-from config.errors import IllegalTransition, InvalidInput, NotFound, NotPermitted
-from config.states import Machine
-from contracts import calendar, common
+from contracts import common, deadlines
 from contracts.models import Grant, Objection
 from crypto.sm3 import sm3_hex
+from kernel.errors import InvalidInput, NotFound, NotPermitted
+from kernel.states import Machine, Transition
+from kernel.text import required_text
 from ledger import services as ledger
-from operators import authz
+from operators import authz, capabilities
 from operators.models import Participant
+from operators.transitions import Change, Recorded, lock, platform, take
 
 S = Objection.State
-OBJECTION = Machine(
-    "objection",
-    {
-        (S.FILED, "accept"): S.ACCEPTED,
-        (S.FILED, "not_accept"): S.NOT_ACCEPTED,
-        (S.ACCEPTED, "start_verification"): S.VERIFYING,
-        (S.VERIFYING, "correct"): S.CORRECTED,
-        (S.VERIFYING, "uphold"): S.UPHELD,
-        (S.VERIFYING, "dismiss"): S.DISMISSED,
-        (S.CORRECTED, "appeal"): S.APPEALED,
-        (S.UPHELD, "appeal"): S.APPEALED,
-        (S.DISMISSED, "appeal"): S.APPEALED,
-        (S.APPEALED, "close"): S.CLOSED,
-        (S.FILED, "escalate"): S.FILED,
-        (S.ACCEPTED, "escalate"): S.ACCEPTED,
-        (S.VERIFYING, "escalate"): S.VERIFYING,
-    },
-)
+HANDLING = (S.FILED, S.ACCEPTED, S.VERIFYING)
+
+
+def _handler(by: common.User | None, objection: Objection) -> Participant:
+    """The provider's manager of the resource; the data authority too once escalated."""
+    if by is not None and access.can_manage(by, objection.resource):
+        provider = capabilities.acts_for(by, objection.resource.provider)
+        if provider is not None:
+            return provider
+    if objection.escalated_at is not None:
+        authority = capabilities.reviewing_authority(by)
+        if authority is not None:
+            return authority
+    raise NotPermitted(f"only the provider of {objection.resource.code} handles this "
+                       "objection (the data authority too, once it is escalated)")
+
+
+def _authority(by: common.User | None, objection: Objection) -> Participant:
+    authority = capabilities.reviewing_authority(by)
+    if authority is None:
+        raise NotPermitted("only the data authority re-examines an appeal")
+    return authority
+
+
+def _filer(by: common.User | None, objection: Objection) -> Participant | None:
+    if by is None or not by.is_authenticated or by.pk != objection.filer_id:
+        raise NotPermitted("only the filer appeals an objection")
+    return objection.filer_participant
+
+
+def _appeal_closed(objection: Objection, filer: Any) -> str | None:
+    return deadlines.appeal_closed(objection, common.now())
+
+
+def _handled(action: str, sources: tuple[str, ...], target: str) -> Transition[Objection]:
+    return Transition(action, sources, target, _handler)
+
+
+OBJECTION: Machine[Objection] = Machine("objection", [
+    _handled("accept", (S.FILED,), S.ACCEPTED),
+    _handled("not_accept", (S.FILED,), S.NOT_ACCEPTED),
+    _handled("start_verification", (S.ACCEPTED,), S.VERIFYING),
+    _handled("correct", (S.VERIFYING,), S.CORRECTED),
+    _handled("uphold", (S.VERIFYING,), S.UPHELD),
+    _handled("dismiss", (S.VERIFYING,), S.DISMISSED),
+    Transition("appeal", (S.CORRECTED, S.UPHELD, S.DISMISSED), S.APPEALED, _filer,
+               _appeal_closed),
+    Transition("close", (S.APPEALED,), S.CLOSED, _authority),
+    Transition("escalate", HANDLING, lambda o, a: o.state, platform),
+])
 KIND = {
     "accept": "accepted", "not_accept": "not_accepted",
     "start_verification": "verification_started", "correct": "corrected",
@@ -80,7 +112,7 @@ def _filer_actor(objection: Objection) -> tuple[str, dict[str, Any], bool]:
     return ledger.origin(), {"filer": None, "filer_sm3": sm3_hex(username.encode())}, True
 
 
-def _as_participant(by: AbstractBaseUser, participant: Participant | None) -> Participant | None:
+def _as_participant(by: authz.User, participant: Participant | None) -> Participant | None:
     if participant is not None:
         return authz.acting_for(by, participant)
     mine = list(authz.participants_of(by).filter(status="admitted")[:2])
@@ -112,8 +144,9 @@ def _check_submission(submission: ledger.Submission, filer: Participant | None,
     for name, value in expected.items():
         if statement.get(name) != value:
             raise InvalidInput(f"statement.{name}", f"must be {value!r}")
-    described = {"resource": resource.code, "ground": ground, "description": description,
-                 "filer": filer.code, "grant": grant.pk if grant else None}
+    described: dict[str, Any] = {"resource": resource.code, "ground": ground,
+                                 "description": description, "filer": filer.code,
+                                 "grant": grant.pk if grant else None}
     if not isinstance(payload, dict) or set(payload) - set(described):
         raise InvalidInput("payload", f"must be an object with {', '.join(described)}")
     for name, value in described.items():
@@ -121,7 +154,7 @@ def _check_submission(submission: ledger.Submission, filer: Participant | None,
             raise InvalidInput(f"payload.{name}", "does not describe the objection filed")
 
 
-def file_objection(*, by: AbstractBaseUser, resource: DataResource, ground: str,
+def file_objection(*, by: authz.User, resource: DataResource, ground: str,
                    description: str, grant: Grant | None = None,
                    participant: Participant | None = None,
                    submission: ledger.Submission | None = None) -> Objection:
@@ -140,7 +173,7 @@ def file_objection(*, by: AbstractBaseUser, resource: DataResource, ground: str,
         raise InvalidInput("grant", "name the grant whose legitimacy you object to")
     if grant is not None and grant.resource_id != resource.pk:
         raise InvalidInput("grant", f"grant {grant.pk} is not about {resource.code}")
-    description = common.required("description", description, "file an objection")
+    description = required_text("description", description, "file an objection")
     filer = _as_participant(by, participant)
     if submission is not None:
         _check_submission(submission, filer, resource, ground, description, grant)
@@ -149,7 +182,7 @@ def file_objection(*, by: AbstractBaseUser, resource: DataResource, ground: str,
         objection = Objection.objects.create(
             filer=by, filer_participant=filer, resource=resource, grant=grant, ground=ground,
             description=description,
-            accept_due=calendar.add_working_days(filed, settings.SHULIAN_OBJECTION_ACCEPT_DAYS),
+            accept_due=deadlines.objection_accept_due(filed),
         )
         if submission is not None:
             ledger.append_many([submission])
@@ -165,90 +198,54 @@ def file_objection(*, by: AbstractBaseUser, resource: DataResource, ground: str,
     return objection
 
 
-def _locked(objection: Objection) -> Objection:
-    return Objection.objects.select_for_update(of=("self",)).select_related(
-        "resource__provider", "filer", "filer_participant").get(pk=objection.pk)
-
-
-def _handler(by: common.User, objection: Objection) -> Participant:
-    """The provider's manager of the resource; the data authority too once escalated."""
-    if access.can_manage(by, objection.resource):
-        provider = common.member_of(by, objection.resource.provider)
-        if provider is not None:
-            return provider
-    if objection.escalated_at is not None:
-        authority = common.reviewing_authority(by)
-        if authority is not None:
-            return authority
-    raise NotPermitted(f"only the provider of {objection.resource.code} handles this "
-                       "objection (the data authority too, once it is escalated)")
-
-
-def _authority(by: common.User, objection: Objection) -> Participant:
-    authority = common.reviewing_authority(by)
-    if authority is None:
-        raise NotPermitted("only the data authority re-examines an appeal")
-    return authority
-
-
-def _filer(by: common.User, objection: Objection) -> Participant | None:
-    if not by.is_authenticated or by.pk != objection.filer_id:
-        raise NotPermitted("only the filer appeals an objection")
-    return objection.filer_participant
-
+RECORDED: Recorded[Objection] = Recorded(
+    kind=lambda action: f"contracts.objection.{KIND[action]}", subject=lambda o: subject(o),
+    payload=lambda o: _payload(o),
+    related=("resource__provider", "filer", "filer_participant"))
 
 Decide = Callable[[Objection], dict[str, Any]]
 
 
-def _step(objection: Objection, action: str, who: Callable[[common.User, Objection], Any],
-          by: common.User, apply: Decide) -> Objection:
-    """Lock, check who acts and the transition, apply, record one entry."""
-    with transaction.atomic():
-        locked = _locked(objection)
-        actor = who(by, locked)
-        target = OBJECTION.check(locked.state, action)
+def _step(objection: Objection, action: str, by: common.User, apply: Decide) -> Objection:
+    """The objection's transition ``action``; the filer's own steps are recorded for the
+    filer (by the platform, restricted, for a person acting for no participant)."""
+
+    def change(locked: Objection, actor: Any) -> Change:
         extra = apply(locked)
-        locked.state = target
-        locked.save()
-        if action == "appeal":
-            code, fields, restricted = _filer_actor(locked)
-        else:
-            code, fields, restricted = actor.code, {}, False
-        ledger.record(actor=code, kind=f"contracts.objection.{KIND[action]}",
-                      subject=subject(locked), payload=_payload(locked, **extra, **fields),
-                      restricted=restricted)
-    return locked
+        if action != "appeal":
+            return Change(extra)
+        code, fields, restricted = _filer_actor(locked)
+        return Change({**extra, **fields}, actor=code, restricted=restricted)
+
+    return take(OBJECTION, RECORDED, objection, action, by=by, change=change)
 
 
 def accept_objection(*, by: common.User, objection: Objection) -> Objection:
     def apply(o: Objection) -> dict[str, Any]:
-        o.resolve_due = calendar.add_working_days(common.now(),
-                                                  settings.SHULIAN_OBJECTION_RESOLVE_DAYS)
+        o.resolve_due = deadlines.objection_resolve_due(common.now())
         return {"resolve_due": common.when(o.resolve_due)}
 
-    return _step(objection, "accept", _handler, by, apply)
+    return _step(objection, "accept", by, apply)
 
 
 def reject_objection(*, by: common.User, objection: Objection, reason: str) -> Objection:
     """Not accepted (不予受理), with the reason."""
-    reason = common.required("reason", reason, "not accept an objection")
 
     def apply(o: Objection) -> dict[str, Any]:
-        o.reason = reason
-        return {"reason": reason}
+        o.reason = required_text("reason", reason, "not accept an objection")
+        return {"reason": o.reason}
 
-    return _step(objection, "not_accept", _handler, by, apply)
+    return _step(objection, "not_accept", by, apply)
 
 
 def start_verification(*, by: common.User, objection: Objection) -> Objection:
-    return _step(objection, "start_verification", _handler, by, lambda o: {})
+    return _step(objection, "start_verification", by, lambda o: {})
 
 
 def _resolve(o: Objection, note: str, **extra: Any) -> dict[str, Any]:
     o.reason = note
     o.resolved_at = common.now()
-    o.appeal_until = calendar.add_working_days(o.resolved_at,
-                                               settings.SHULIAN_OBJECTION_APPEAL_DAYS)
+    o.appeal_until = deadlines.appeal_until(o.resolved_at)
     return {"reason": note, "appeal_until": common.when(o.appeal_until), **extra}
 
 
@@ -257,65 +254,48 @@ def correct_objection(*, by: common.User, objection: Objection, correction: str,
     """Resolved as corrected: a correction note (更正记录) and, with ``revision`` (fields and
     ``items`` for catalog.services.revise_resource), a new resource version, whose own
     ``catalog.resource.published`` entry precedes this one in the same transaction."""
-    correction = common.required("correction", correction, "correct the data")
 
     def apply(o: Objection) -> dict[str, Any]:
+        o.correction = required_text("correction", correction, "correct the data")
         if revision is not None:
             revised = catalog.revise_resource(by=by, resource=o.resource, **revision)
             o.corrected_version = revised.version
-        o.correction = correction
-        return _resolve(o, correction, correction=correction,
+        return _resolve(o, o.correction, correction=o.correction,
                         corrected_version=o.corrected_version)
 
-    return _step(objection, "correct", _handler, by, apply)
+    return _step(objection, "correct", by, apply)
 
 
 def uphold_objection(*, by: common.User, objection: Objection, reason: str) -> Objection:
     """Resolved: the data was verified as correct (upheld), with the explanation."""
-    reason = common.required("reason", reason, "uphold the data as correct")
-    return _step(objection, "uphold", _handler, by, lambda o: _resolve(o, reason))
+    return _step(objection, "uphold", by, lambda o: _resolve(o, required_text(
+        "reason", reason, "uphold the data as correct")))
 
 
 def dismiss_objection(*, by: common.User, objection: Objection, reason: str) -> Objection:
-    reason = common.required("reason", reason, "dismiss an objection")
-    return _step(objection, "dismiss", _handler, by, lambda o: _resolve(o, reason))
+    return _step(objection, "dismiss", by, lambda o: _resolve(o, required_text(
+        "reason", reason, "dismiss an objection")))
 
 
 def appeal_objection(*, by: common.User, objection: Objection, reason: str) -> Objection:
-    """The filer appeals the resolution, once, within the appeal period."""
-    reason = common.required("reason", reason, "appeal")
+    """The filer appeals the resolution, once, within the appeal period (the table's
+    blocker says so)."""
 
     def apply(o: Objection) -> dict[str, Any]:
-        if o.appealed:
-            raise IllegalTransition(f"objection {o.pk} was already appealed once")
-        if o.appeal_until is not None and o.appeal_until < common.now():
-            raise IllegalTransition(f"the appeal period ended at {common.when(o.appeal_until)}")
         o.appealed = True
-        return {"reason": reason}
+        return {"reason": required_text("reason", reason, "appeal")}
 
-    return _step(objection, "appeal", _filer, by, apply)
+    return _step(objection, "appeal", by, apply)
 
 
 def close_objection(*, by: common.User, objection: Objection, outcome: str) -> Objection:
     """The data authority's re-examination of an appeal, with its outcome."""
-    outcome = common.required("outcome", outcome, "close an appeal")
 
     def apply(o: Objection) -> dict[str, Any]:
-        o.outcome = outcome
-        return {"outcome": outcome}
+        o.outcome = required_text("outcome", outcome, "close an appeal")
+        return {"outcome": o.outcome}
 
-    return _step(objection, "close", _authority, by, apply)
-
-
-def _overdue(objection: Objection, moment: datetime) -> str | None:
-    """Which deadline an open objection has missed and not yet been escalated for."""
-    if objection.state == S.FILED and objection.accept_due < moment:
-        return None if objection.escalated_at else "accept"
-    if objection.state in (S.ACCEPTED, S.VERIFYING) and objection.resolve_due is not None \
-            and objection.resolve_due < moment:
-        done = objection.escalated_at is not None and objection.escalated_at > objection.resolve_due
-        return None if done else "resolve"
-    return None
+    return _step(objection, "close", by, apply)
 
 
 def escalate_objection(*, objection: Objection, at: datetime | None = None) -> bool:
@@ -323,16 +303,16 @@ def escalate_objection(*, objection: Objection, at: datetime | None = None) -> b
     if there is nothing to do."""
     moment = at or common.now()
     with transaction.atomic():
-        locked = _locked(objection)
-        missed = _overdue(locked, moment)
+        locked = lock(objection, RECORDED.related)
+        missed = deadlines.objection_missed(locked, moment)
         if missed is None:
             return False
-        OBJECTION.check(locked.state, "escalate")
-        due = locked.accept_due if missed == "accept" else locked.resolve_due
-        locked.escalated_at = moment
-        locked.save(update_fields=["escalated_at"])
-        ledger.record(actor=ledger.origin(), kind="contracts.objection.escalated",
-                      subject=subject(locked),
-                      payload=_payload(locked, missed=missed, due=common.when(due),
-                                       escalated_at=common.when(moment)))
+
+        def apply(o: Objection) -> dict[str, Any]:
+            o.escalated_at = moment
+            return {"missed": missed, "due": common.when(deadlines.objection_due(o)),
+                    "escalated_at": common.when(moment)}
+
+        take(OBJECTION, RECORDED, locked, "escalate", by=None,
+             change=lambda o, actor: apply(o))
     return True

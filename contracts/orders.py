@@ -20,38 +20,95 @@ from typing import Any
 from django.db import transaction
 
 from catalog.models import DataProduct, ProductStatus
-from config.errors import IllegalTransition, InvalidInput, NotPermitted
-from config.states import Machine
 from contracts import common
+from contracts.deliveries import MAX_DOCUMENT, delivered_digest
 from contracts.models import Order
 from crypto.canonical import canonical
 from crypto.sm3 import sm3_hex
+from kernel.errors import IllegalTransition, InvalidInput, NotPermitted
+from kernel.money import Money, money_text
+from kernel.states import Machine, Transition
+from kernel.text import required_text
+from kernel.uploads import check_size
 from ledger import services as ledger
-from ledger.protocol.format import is_hex64
-from operators import authz
-from operators.models import Kind, Participant, ServiceType
+from ledger.models import Entry
+from operators import authz, capabilities
+from operators.models import Participant
+from operators.transitions import Recorded, take
 
 S = Order.State
-ORDER = Machine(
-    "order",
-    {
-        (S.ORDERED, "sign"): S.ORDERED,
-        (S.ORDERED, "countersign"): S.CONTRACTED,
-        (S.CONTRACTED, "notarise"): S.CONTRACTED,
-        (S.CONTRACTED, "deliver"): S.DELIVERED,
-        (S.DELIVERED, "accept"): S.ACCEPTED,
-        (S.DELIVERED, "dispute"): S.DISPUTED,
-        (S.ACCEPTED, "settle"): S.SETTLED,
-        (S.DISPUTED, "settle"): S.SETTLED,
-        (S.SETTLED, "close"): S.CLOSED,
-        (S.ORDERED, "cancel"): S.CANCELLED,
-        (S.CONTRACTED, "cancel"): S.CANCELLED,
-    },
-)
-BUYER_KINDS = (Kind.OPERATOR, Kind.MERCHANT)
-KIND = {"sign": "signed", "countersign": "signed", "notarise": "notarised",
-        "deliver": "delivered", "accept": "accepted", "dispute": "disputed",
-        "settle": "settled", "close": "closed", "cancel": "cancelled"}
+
+
+def _buyer(by: common.User | None, order: Order) -> Participant:
+    if capabilities.acts_for(by, order.buyer) is None:
+        raise NotPermitted(f"only the buyer {order.buyer.code} may do this")
+    return order.buyer
+
+
+def _seller(by: common.User | None, order: Order) -> Participant:
+    if capabilities.acts_for(by, order.seller) is None:
+        raise NotPermitted(f"only the seller {order.seller.code} may do this")
+    return order.seller
+
+
+def _party(by: common.User | None, order: Order) -> Participant:
+    """Either party to the order (the buyer first)."""
+    party = capabilities.acts_for(by, order.buyer, order.seller)
+    if party is None:
+        raise NotPermitted(f"only the buyer or seller may act on order {order.code}")
+    return party
+
+
+def _notary(by: common.User | None, order: Order) -> Participant:
+    party = capabilities.notarisation_service(by)
+    if party is None:
+        raise NotPermitted("only an admitted notarisation service (数据公证) notarises")
+    if party.pk in (order.buyer_id, order.seller_id):
+        raise NotPermitted("a party to the order cannot notarise it")
+    return party
+
+
+def _authority(by: common.User | None, order: Order) -> Participant:
+    authority = capabilities.reviewing_authority(by)
+    if authority is None:
+        raise NotPermitted("the data authority settles a disputed order")
+    return authority
+
+
+def side_of(order: Order, party: Participant) -> str:
+    return "buyer" if party.pk == order.buyer_id else "seller"
+
+
+def _signed_already(order: Order, party: Participant) -> str | None:
+    side = side_of(order, party)
+    if getattr(order, f"{side}_signed_seq") is not None:
+        return f"order {order.code} is already signed by the {side}"
+    return None
+
+
+def _after_signature(order: Order, party: Participant) -> str:
+    other = "seller" if side_of(order, party) == "buyer" else "buyer"
+    return S.CONTRACTED if getattr(order, f"{other}_signed_seq") is not None else S.ORDERED
+
+
+def _notarised_already(order: Order, notary: Participant) -> str | None:
+    return f"order {order.code} is already notarised" if order.notarised_seq else None
+
+
+ORDER: Machine[Order] = Machine("order", [
+    Transition("sign", (S.ORDERED,), _after_signature, _party, _signed_already),
+    Transition("notarise", (S.CONTRACTED,), S.CONTRACTED, _notary, _notarised_already),
+    Transition("deliver", (S.CONTRACTED,), S.DELIVERED, _seller),
+    Transition("accept", (S.DELIVERED,), S.ACCEPTED, _buyer),
+    Transition("dispute", (S.DELIVERED,), S.DISPUTED, _buyer),
+    Transition("settle", (S.ACCEPTED,), S.SETTLED, _seller),
+    Transition("settle", (S.DISPUTED,), S.SETTLED, _authority),
+    Transition("close", (S.SETTLED,), S.CLOSED, _party),
+    Transition("cancel", (S.ORDERED, S.CONTRACTED), S.CANCELLED, _party),
+])
+KIND = {"sign": "signed", "notarise": "notarised", "deliver": "delivered",
+        "accept": "accepted", "dispute": "disputed", "settle": "settled", "close": "closed",
+        "cancel": "cancelled"}
 
 
 def subject(order: Order) -> str:
@@ -61,7 +118,7 @@ def subject(order: Order) -> str:
 def contract(order: Order) -> dict[str, Any]:
     """The contract both parties sign."""
     return {"order": order.code, "product": order.product.code, "buyer": order.buyer.code,
-            "seller": order.seller.code, "amount": common.money_text(order.amount),
+            "seller": order.seller.code, "amount": money_text(order.amount),
             "currency": order.currency}
 
 
@@ -74,10 +131,15 @@ def _payload(order: Order, **extra: Any) -> dict[str, Any]:
             **extra}
 
 
+def buyer_acting(by: Any, buyer: Participant | None = None) -> Participant:
+    """Who may order a product: an admitted authorised operator or data merchant."""
+    return authz.acting_for(by, buyer, kinds=capabilities.MARKET_KINDS)
+
+
 def place_order(*, by: common.User, product: DataProduct,
                 buyer: Participant | None = None) -> Order:
     """An operator or merchant orders a listed product at its listed price."""
-    purchaser = authz.acting_for(by, buyer, kinds=BUYER_KINDS)
+    purchaser = buyer_acting(by, buyer)
     if product.status != ProductStatus.LISTED:
         raise IllegalTransition(f"product {product.code} is {product.status}, not listed")
     if product.owner_id == purchaser.pk:
@@ -95,154 +157,96 @@ def place_order(*, by: common.User, product: DataProduct,
     return order
 
 
-def _buyer(by: common.User, order: Order) -> Participant:
-    if common.member_of(by, order.buyer) is None:
-        raise NotPermitted(f"only the buyer {order.buyer.code} may do this")
-    return order.buyer
+RECORDED: Recorded[Order] = Recorded(
+    kind=lambda action: f"contracts.order.{KIND[action]}", subject=lambda o: subject(o),
+    payload=lambda o: _payload(o), related=("product", "buyer", "seller"))
 
 
-def _seller(by: common.User, order: Order) -> Participant:
-    if common.member_of(by, order.seller) is None:
-        raise NotPermitted(f"only the seller {order.seller.code} may do this")
-    return order.seller
-
-
-def _party(by: common.User, order: Order) -> Participant:
-    party, _ = common.one_of(by, [(order.buyer, "buyer"), (order.seller, "seller")],
-                             f"act on order {order.code}")
-    return party
-
-
-Apply = Callable[[Order, Participant], tuple[str, dict[str, Any]]]
-
-
-def _step(by: common.User, order: Order, who: Callable[[common.User, Order], Participant],
-          apply: Apply) -> Order:
-    """Lock, check who acts, let ``apply`` pick the action and set fields; one entry."""
-    with transaction.atomic():
-        locked = Order.objects.select_for_update(of=("self",)).select_related(
-            "product", "buyer", "seller").get(pk=order.pk)
-        actor = who(by, locked)
-        action, extra = apply(locked, actor)
-        locked.state = ORDER.check(locked.state, action)
-        entry = ledger.record(actor=actor.code, kind=f"contracts.order.{KIND[action]}",
-                              subject=subject(locked), payload=_payload(locked, **extra))
-        if action in ("sign", "countersign"):
-            side = "buyer" if actor.pk == locked.buyer_id else "seller"
-            setattr(locked, f"{side}_signed_seq", entry.seq)
-        if action == "notarise":
-            locked.notarised_seq, locked.notary = entry.seq, actor
-        locked.save()
-    return locked
+def _step(by: common.User, order: Order, action: str,
+          change: Callable[[Order, Participant], dict[str, Any]] | None = None,
+          after: Callable[[Order, Participant, Entry], None] | None = None) -> Order:
+    return take(ORDER, RECORDED, order, action, by=by, change=change, after=after)
 
 
 def sign_order(*, by: common.User, order: Order) -> Order:
     """The buyer's or the seller's signature of the contract."""
-    def apply(o: Order, party: Participant) -> tuple[str, dict[str, Any]]:
-        side, other = ("buyer", "seller") if party.pk == o.buyer_id else ("seller", "buyer")
-        ORDER.check(o.state, "sign")
-        if getattr(o, f"{side}_signed_seq") is not None:
-            raise IllegalTransition(f"order {o.code} is already signed by the {side}")
-        last = getattr(o, f"{other}_signed_seq") is not None
-        return ("countersign" if last else "sign"), {
-            "party": side, "signer": party.code, "contract_sm3": contract_sm3(o)}
 
-    return _step(by, order, _party, apply)
+    def change(o: Order, party: Participant) -> dict[str, Any]:
+        return {"party": side_of(o, party), "signer": party.code,
+                "contract_sm3": contract_sm3(o)}
 
+    def signed(o: Order, party: Participant, entry: Entry) -> None:
+        setattr(o, f"{side_of(o, party)}_signed_seq", entry.seq)
 
-def _notary(by: common.User, order: Order) -> Participant:
-    party = common.member_of(by, *authz.participants_of(by).filter(
-        kind=Kind.THIRD_PARTY, service_type=ServiceType.NOTARISATION))
-    if party is None:
-        raise NotPermitted("only an admitted notarisation service (数据公证) notarises")
-    if party.pk in (order.buyer_id, order.seller_id):
-        raise NotPermitted("a party to the order cannot notarise it")
-    return party
+    return _step(by, order, "sign", change, signed)
 
 
 def notarise_order(*, by: common.User, order: Order, document: bytes | None = None) -> Order:
     """A third-party notarisation of the signed contract (once)."""
-    def apply(o: Order, notary: Participant) -> tuple[str, dict[str, Any]]:
-        ORDER.check(o.state, "notarise")
-        if o.notarised_seq is not None:
-            raise IllegalTransition(f"order {o.code} is already notarised")
-        return "notarise", {"notary": notary.code, "contract_sm3": contract_sm3(o),
-                            "buyer_signed_seq": o.buyer_signed_seq,
-                            "seller_signed_seq": o.seller_signed_seq,
-                            "document_sm3": sm3_hex(document) if document else None}
 
-    return _step(by, order, _notary, apply)
+    def change(o: Order, notary: Participant) -> dict[str, Any]:
+        if document is not None:
+            check_size("document", document, MAX_DOCUMENT)
+        return {"notary": notary.code, "contract_sm3": contract_sm3(o),
+                "buyer_signed_seq": o.buyer_signed_seq,
+                "seller_signed_seq": o.seller_signed_seq,
+                "document_sm3": sm3_hex(document) if document else None}
+
+    def notarised(o: Order, notary: Participant, entry: Entry) -> None:
+        o.notarised_seq, o.notary = entry.seq, notary
+
+    return _step(by, order, "notarise", change, notarised)
 
 
 def deliver_order(*, by: common.User, order: Order, data: bytes | None = None,
                   digest: str | None = None) -> Order:
     """The seller delivers; only the SM3 digest of the delivery goes on the ledger."""
-    if (data is None) == (digest is None):
-        raise InvalidInput("data", "give either the delivered bytes or their SM3 digest")
-    if digest is not None and not is_hex64(digest):
-        raise InvalidInput("digest", "must be 64 lowercase hex characters (SM3)")
-    sm3 = sm3_hex(data) if data is not None else str(digest)
 
-    def apply(o: Order, seller: Participant) -> tuple[str, dict[str, Any]]:
-        o.delivery_digest = sm3
-        return "deliver", {"sm3": sm3}
+    def change(o: Order, seller: Participant) -> dict[str, Any]:
+        o.delivery_digest = delivered_digest(data, digest)
+        return {"sm3": o.delivery_digest}
 
-    return _step(by, order, _seller, apply)
+    return _step(by, order, "deliver", change)
 
 
 def accept_delivery(*, by: common.User, order: Order) -> Order:
-    return _step(by, order, _buyer, lambda o, p: ("accept", {"sm3": o.delivery_digest}))
+    return _step(by, order, "accept", lambda o, p: {"sm3": o.delivery_digest})
 
 
 def dispute_delivery(*, by: common.User, order: Order, reason: str) -> Order:
-    reason = common.required("reason", reason, "dispute a delivery")
+    def change(o: Order, buyer: Participant) -> dict[str, Any]:
+        o.reason = required_text("reason", reason, "dispute a delivery")
+        return {"sm3": o.delivery_digest, "reason": o.reason}
 
-    def apply(o: Order, buyer: Participant) -> tuple[str, dict[str, Any]]:
-        o.reason = reason
-        return "dispute", {"sm3": o.delivery_digest, "reason": reason}
-
-    return _step(by, order, _buyer, apply)
+    return _step(by, order, "dispute", change)
 
 
-def _settler(by: common.User, order: Order) -> Participant:
-    if order.state == S.DISPUTED:
-        authority = common.reviewing_authority(by)
-        if authority is None:
-            raise NotPermitted("the data authority settles a disputed order")
-        return authority
-    return _seller(by, order)
-
-
-def settle_order(*, by: common.User, order: Order, amount: str,
-                 currency: str) -> Order:
+def settle_order(*, by: common.User, order: Order, amount: Any, currency: Any) -> Order:
     """Record the settlement: the seller after acceptance, the authority after a dispute."""
-    value = common.money(amount)
-    currency = common.currency_code(currency)
 
-    def apply(o: Order, actor: Participant) -> tuple[str, dict[str, Any]]:
-        ORDER.check(o.state, "settle")
-        if currency != o.currency:
+    def change(o: Order, actor: Participant) -> dict[str, Any]:
+        settled = Money.parse(amount, currency)
+        if settled.currency != o.currency:
             raise InvalidInput("currency", f"the contract is in {o.currency}")
-        if value > o.amount:
+        if settled.amount > o.amount:
             raise InvalidInput("amount", f"exceeds the contract amount "
-                               f"{common.money_text(o.amount)} {o.currency}")
-        o.settled_amount, o.settled_at = value, common.now()
-        return "settle", {"amount": common.money_text(value), "currency": currency,
-                          "contract_amount": common.money_text(o.amount)}
+                               f"{money_text(o.amount)} {o.currency}")
+        o.settled_amount, o.settled_at = settled.amount, common.now()
+        return {"amount": settled.text, "currency": settled.currency,
+                "contract_amount": money_text(o.amount)}
 
-    return _step(by, order, _settler, apply)
+    return _step(by, order, "settle", change)
 
 
 def close_order(*, by: common.User, order: Order) -> Order:
-    return _step(by, order, _party, lambda o, p: ("close", {}))
+    return _step(by, order, "close")
 
 
 def cancel_order(*, by: common.User, order: Order, reason: str) -> Order:
     """Either party cancels before delivery."""
-    reason = common.required("reason", reason, "cancel an order")
 
-    def apply(o: Order, party: Participant) -> tuple[str, dict[str, Any]]:
-        o.reason = reason
-        return "cancel", {"reason": reason, "by": party.code}
+    def change(o: Order, party: Participant) -> dict[str, Any]:
+        o.reason = required_text("reason", reason, "cancel an order")
+        return {"reason": o.reason, "by": party.code}
 
-    return _step(by, order, _party, apply)
+    return _step(by, order, "cancel", change)

@@ -5,15 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import TruncDay, TruncMonth, TruncYear
 
 from catalog.models import DataResource
-from config.errors import InvalidInput
-from contracts import common
+from contracts import common, deadlines
 from contracts.calendar import SHANGHAI, local_date
 from contracts.models import Grant, Objection, OperationAgreement, Order, SharingRequest
-from operators import authz
+from kernel.errors import InvalidInput
 from operators.models import Participant
 
 
@@ -59,28 +58,30 @@ def disputed_resources() -> QuerySet[DataResource]:
         objections__state__in=Objection.OPEN_STATES).distinct()
 
 
-def overdue_objections(at: datetime | None = None) -> QuerySet[Objection]:
-    """Open objections past a deadline or escalated: what the regulator watches."""
-    moment = _now(at)
-    late = (Q(state=Objection.State.FILED, accept_due__lt=moment)
-            | Q(state__in=[Objection.State.ACCEPTED, Objection.State.VERIFYING],
-                resolve_due__lt=moment)
-            | Q(escalated_at__isnull=False))
-    return Objection.objects.filter(late, state__in=Objection.OPEN_STATES).select_related(
+def overdue_objections(at: datetime | None = None, *,
+                       among: QuerySet[Objection] | None = None) -> QuerySet[Objection]:
+    """Open objections past a deadline or escalated: what the regulator watches (``among``
+    the objections a reader may see)."""
+    late = deadlines.overdue_objections_q(_now(at)) | Q(escalated_at__isnull=False)
+    base = Objection.objects.all() if among is None else among
+    return base.filter(late, state__in=Objection.OPEN_STATES).select_related(
         "resource__provider").order_by("accept_due")
 
 
 # --- sharing requests -----------------------------------------------------------------------
 
 
-def overdue_requests(at: datetime | None = None) -> QuerySet[SharingRequest]:
-    return SharingRequest.objects.filter(state=SharingRequest.State.PENDING,
-                                         due__lt=_now(at)).order_by("due")
+def overdue_requests(at: datetime | None = None, *,
+                     among: QuerySet[SharingRequest] | None = None) -> QuerySet[SharingRequest]:
+    base = SharingRequest.objects.all() if among is None else among
+    return base.filter(deadlines.overdue_requests_q(_now(at))).order_by("due")
 
 
-def escalated_requests() -> QuerySet[SharingRequest]:
+def escalated_requests(*, among: QuerySet[SharingRequest] | None = None,
+                       ) -> QuerySet[SharingRequest]:
     """Pending requests escalated to the data authority (flagged for the regulator)."""
-    return SharingRequest.objects.filter(
+    base = SharingRequest.objects.all() if among is None else among
+    return base.filter(
         state=SharingRequest.State.PENDING, escalated_at__isnull=False,
     ).select_related("resource__provider", "requester").order_by("due")
 
@@ -101,66 +102,11 @@ def agreements_to_expire(at: datetime | None = None) -> QuerySet[OperationAgreem
 
 
 def objections_to_escalate(at: datetime | None = None) -> QuerySet[Objection]:
-    moment = _now(at)
-    missed_accept = Q(state=Objection.State.FILED, accept_due__lt=moment,
-                      escalated_at__isnull=True)
-    missed_resolve = Q(state__in=[Objection.State.ACCEPTED, Objection.State.VERIFYING],
-                       resolve_due__lt=moment) & (
-        Q(escalated_at__isnull=True) | Q(escalated_at__lte=F("resolve_due")))
-    return Objection.objects.filter(missed_accept | missed_resolve).order_by("pk")
+    return Objection.objects.filter(deadlines.objections_to_escalate_q(_now(at))).order_by("pk")
 
 
 def requests_to_escalate(at: datetime | None = None) -> QuerySet[SharingRequest]:
     return overdue_requests(at).filter(escalated_at__isnull=True).order_by("pk")
-
-
-# --- who sees what --------------------------------------------------------------------------
-
-
-def sharing_requests(user: authz.User) -> QuerySet[SharingRequest]:
-    """Requesters and providers see their own; the authority and regulators all."""
-    query = SharingRequest.objects.select_related("requester", "resource__provider")
-    if authz.sees_everything(user):
-        return query
-    mine = authz.participants_of(user)
-    return query.filter(Q(requester__in=mine) | Q(resource__provider__in=mine))
-
-
-def agreements(user: authz.User) -> QuerySet[OperationAgreement]:
-    query = OperationAgreement.objects.select_related("authority", "operator")
-    if authz.sees_everything(user):
-        return query
-    mine = authz.participants_of(user)
-    return query.filter(Q(operator__in=mine) | Q(authority__in=mine))
-
-
-def grants(user: authz.User) -> QuerySet[Grant]:
-    query = Grant.objects.select_related("grantee", "resource__provider")
-    if authz.sees_everything(user):
-        return query
-    mine = authz.participants_of(user)
-    return query.filter(Q(grantee__in=mine) | Q(resource__provider__in=mine))
-
-
-def objections(user: authz.User) -> QuerySet[Objection]:
-    """Filers see theirs; providers those about their resources; the authority and
-    regulators all."""
-    query = Objection.objects.select_related("resource__provider", "filer_participant")
-    if authz.sees_everything(user):
-        return query
-    if not user.is_authenticated:
-        return query.none()
-    mine = authz.participants_of(user)
-    return query.filter(Q(filer=user) | Q(filer_participant__in=mine)
-                        | Q(resource__provider__in=mine))
-
-
-def orders(user: authz.User) -> QuerySet[Order]:
-    query = Order.objects.select_related("product", "buyer", "seller")
-    if authz.sees_everything(user):
-        return query
-    mine = authz.participants_of(user)
-    return query.filter(Q(buyer__in=mine) | Q(seller__in=mine) | Q(notary__in=mine))
 
 
 # --- transaction totals for the regulator ---------------------------------------------------
@@ -172,11 +118,13 @@ PERIODS = {"day": TruncDay, "month": TruncMonth, "year": TruncYear}
 
 
 def order_totals(*, by: str, since: datetime | None = None, until: datetime | None = None,
-                 period: str = "month") -> list[dict[str, Any]]:
+                 period: str = "month",
+                 among: QuerySet[Order] | None = None) -> list[dict[str, Any]]:
     """Settled turnover grouped by product, seller, buyer or period (Asia/Shanghai days,
     months or years), per currency, aggregated in the database: each row has the group,
     ``currency``, ``orders`` and ``total`` (a Decimal; format it as a string)."""
-    query = Order.objects.filter(state__in=SETTLED, settled_at__isnull=False)
+    base = Order.objects.all() if among is None else among
+    query = base.filter(state__in=SETTLED, settled_at__isnull=False)
     if since is not None:
         query = query.filter(settled_at__gte=since)
     if until is not None:

@@ -19,31 +19,64 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 
 from catalog import access
 from catalog.models import DataItem, DataResource, Sharing
-from config.errors import IllegalTransition, InvalidInput, NotPermitted
-from config.states import Machine
-from contracts import calendar, common, grants
+from contracts import calendar, common, deadlines, grants
 from contracts.models import Grant, SharingRequest
+from kernel.errors import IllegalTransition, InvalidInput, NotPermitted
+from kernel.states import Machine, Transition
+from kernel.text import required_text
 from ledger import services as ledger
-from operators import authz
-from operators.models import Kind, Participant
+from operators import authz, capabilities
+from operators.models import Participant
+from operators.transitions import PLATFORM, Platform, Recorded, lock, platform, take
 
 S = SharingRequest.State
-SHARING = Machine(
-    "sharing request",
-    {
-        (S.PENDING, "approve"): S.APPROVED,
-        (S.PENDING, "refuse"): S.REFUSED,
-        (S.PENDING, "withdraw"): S.WITHDRAWN,
-        (S.PENDING, "escalate"): S.PENDING,
-    },
-)
-# Departments share with each other; operators and data merchants request authorised use.
-REQUESTER_KINDS = (Kind.PROVIDER, Kind.OPERATOR, Kind.MERCHANT)
+
+
+def _decider(by: common.User | None, request: SharingRequest) -> Participant | Platform:
+    """The provider's member who manages the resource, or the data authority once the
+    request was escalated; the platform (``by`` None) decides what the resource's sharing
+    attribute decides by itself."""
+    if by is None:
+        if request.resource.sharing != Sharing.CONDITIONAL:
+            return PLATFORM
+        raise NotPermitted("a conditional request is decided by its provider")
+    if access.can_manage(by, request.resource):
+        provider = capabilities.acts_for(by, request.resource.provider)
+        if provider is not None:
+            return provider
+    if request.escalated_at is not None:
+        authority = capabilities.reviewing_authority(by)
+        if authority is not None:
+            return authority
+    raise NotPermitted(f"only the provider of {request.resource.code} decides this request"
+                       " (the data authority too, once it is escalated)")
+
+
+def _requester(by: common.User | None, request: SharingRequest) -> Participant:
+    asking = capabilities.acts_for(by, request.requester)
+    if asking is None:
+        raise NotPermitted("only the requester withdraws its request")
+    return asking
+
+
+def _not_shareable(request: SharingRequest, actor: Any) -> str | None:
+    if request.resource.sharing == Sharing.NOT_SHAREABLE:
+        return f"resource {request.resource.code} is not shareable (不予共享)"
+    return None
+
+
+SHARING: Machine[SharingRequest] = Machine("sharing request", [
+    Transition("approve", (S.PENDING,), S.APPROVED, _decider, _not_shareable),
+    Transition("refuse", (S.PENDING,), S.REFUSED, _decider),
+    Transition("withdraw", (S.PENDING,), S.WITHDRAWN, _requester),
+    Transition("escalate", (S.PENDING,), S.PENDING, platform),
+])
+PAST = {"approve": "approved", "refuse": "refused", "withdraw": "withdrawn",
+        "escalate": "escalated"}
 
 
 def subject(request: SharingRequest) -> str:
@@ -81,23 +114,36 @@ def _grant(request: SharingRequest) -> Grant:
                          valid_until=until, sharing_request=request)
 
 
-def _decide(request: SharingRequest, action: str, by: Participant | None,
-            reason: str = "", conditions: str = "", automatic: bool = False) -> None:
-    """Apply ``action`` to the locked request and record it (by the platform if ``by`` is
-    None)."""
-    request.state = SHARING.check(request.state, action)
-    request.reason, request.conditions = reason, conditions
-    request.decided_at, request.decided_by = common.now(), by
-    request.save()
-    extra: dict[str, Any] = {"reason": reason} if action == "refuse" else {
-        "conditions": conditions}
-    if action == "approve":
-        extra["grant"] = grants.payload(_grant(request))
-    if automatic:
-        extra["automatic"] = True
-    past = {"approve": "approved", "refuse": "refused"}[action]
-    ledger.record(actor=by.code if by else ledger.origin(), kind=f"contracts.sharing.{past}",
-                  subject=subject(request), payload=_payload(request, **extra))
+RECORDED: Recorded[SharingRequest] = Recorded(
+    kind=lambda action: f"contracts.sharing.{PAST[action]}", subject=lambda r: subject(r),
+    payload=lambda r: _payload(r), related=("resource__provider", "requester"))
+
+
+def _decide(request: SharingRequest, action: str, by: common.User | None, *,
+            reason: str = "", conditions: str = "") -> SharingRequest:
+    """Approve (creating the grant) or refuse; ``by`` None is the platform deciding by the
+    resource's sharing attribute."""
+
+    def change(locked: SharingRequest, actor: Participant | Platform) -> dict[str, Any]:
+        if action == "refuse":
+            locked.reason = required_text("reason", reason, "refuse a request")
+            extra: dict[str, Any] = {"reason": locked.reason}
+        else:
+            locked.conditions = (conditions or "").strip()
+            extra = {"conditions": locked.conditions,
+                     "grant": grants.payload(_grant(locked))}
+        locked.decided_at = common.now()
+        locked.decided_by = actor if isinstance(actor, Participant) else None
+        if actor is PLATFORM:
+            extra["automatic"] = True
+        return extra
+
+    return take(SHARING, RECORDED, request, action, by=by, change=change)
+
+
+def requester_acting(by: Any, requester: Participant | None = None) -> Participant:
+    """Who may request sharing: an admitted department, operator or data merchant."""
+    return authz.acting_for(by, requester, kinds=capabilities.REQUESTER_KINDS)
 
 
 def request_sharing(*, by: common.User, resource: DataResource, purpose: str, scenario: str,
@@ -105,18 +151,18 @@ def request_sharing(*, by: common.User, resource: DataResource, purpose: str, sc
                     items: Sequence[DataItem | str] = (),
                     requester: Participant | None = None) -> SharingRequest:
     """A department or operator asks to use ``resource`` (or some of its items)."""
-    asking = authz.acting_for(by, requester, kinds=REQUESTER_KINDS)
+    asking = requester_acting(by, requester)
     if resource.provider_id == asking.pk:
         raise InvalidInput("resource", f"{resource.code} is {asking.code}'s own resource")
     common.published(resource)
     chosen = common.items_of(resource, items)
     texts = {"purpose": purpose, "scenario": scenario, "legal_basis": legal_basis}
-    cleaned = {field: common.required(field, text, "request sharing")
+    cleaned = {field: required_text(field, text, "request sharing")
                for field, text in texts.items()}
     _check_period(period_from, period_until)
     due = None
     if resource.sharing == Sharing.CONDITIONAL:
-        due = calendar.add_working_days(common.now(), settings.SHULIAN_SHARING_REVIEW_DAYS)
+        due = deadlines.sharing_review_due(common.now())
     with transaction.atomic():
         request = SharingRequest.objects.create(
             requester=asking, resource=resource, period_from=period_from,
@@ -130,69 +176,33 @@ def request_sharing(*, by: common.User, resource: DataResource, purpose: str, sc
                              period_until=period_until.isoformat(), **cleaned),
         )
         if resource.sharing == Sharing.UNCONDITIONAL:
-            _decide(request, "approve", None, automatic=True)
+            request = _decide(request, "approve", None)
         elif resource.sharing == Sharing.NOT_SHAREABLE:
-            _decide(request, "refuse", None, reason=f"不予共享: {resource.sharing_basis}",
-                    automatic=True)
+            request = _decide(request, "refuse", None,
+                              reason=f"不予共享: {resource.sharing_basis}")
     return request
-
-
-def _decider(by: common.User, request: SharingRequest) -> Participant:
-    """The provider's member who manages the resource, or the data authority once the
-    request was escalated."""
-    if access.can_manage(by, request.resource):
-        provider = common.member_of(by, request.resource.provider)
-        if provider is not None:
-            return provider
-    if request.escalated_at is not None:
-        authority = common.reviewing_authority(by)
-        if authority is not None:
-            return authority
-    raise NotPermitted(f"only the provider of {request.resource.code} decides this request"
-                       " (the data authority too, once it is escalated)")
-
-
-def _locked(request: SharingRequest) -> SharingRequest:
-    return SharingRequest.objects.select_for_update(of=("self",)).select_related(
-        "resource__provider", "requester").get(pk=request.pk)
 
 
 def approve_request(*, by: common.User, request: SharingRequest,
                     conditions: str = "") -> SharingRequest:
     """Approve a pending request, with conditions if any; creates the grant."""
-    with transaction.atomic():
-        locked = _locked(request)
-        actor = _decider(by, locked)
-        SHARING.check(locked.state, "approve")
-        _decide(locked, "approve", actor, conditions=(conditions or "").strip())
-    return locked
+    return _decide(request, "approve", by, conditions=conditions)
 
 
 def refuse_request(*, by: common.User, request: SharingRequest,
                    reason: str) -> SharingRequest:
-    with transaction.atomic():
-        locked = _locked(request)
-        actor = _decider(by, locked)
-        SHARING.check(locked.state, "refuse")
-        _decide(locked, "refuse", actor, reason=common.required("reason", reason,
-                                                                 "refuse a request"))
-    return locked
+    return _decide(request, "refuse", by, reason=reason)
 
 
 def withdraw_request(*, by: common.User, request: SharingRequest,
                      reason: str = "") -> SharingRequest:
     """The requester withdraws its pending request."""
-    with transaction.atomic():
-        locked = _locked(request)
-        asking = common.member_of(by, locked.requester)
-        if asking is None:
-            raise NotPermitted("only the requester withdraws its request")
-        locked.state = SHARING.check(locked.state, "withdraw")
+
+    def change(locked: SharingRequest, asking: Participant) -> dict[str, Any]:
         locked.reason = (reason or "").strip()
-        locked.save(update_fields=["state", "reason"])
-        ledger.record(actor=asking.code, kind="contracts.sharing.withdrawn",
-                      subject=subject(locked), payload=_payload(locked, reason=locked.reason))
-    return locked
+        return {"reason": locked.reason}
+
+    return take(SHARING, RECORDED, request, "withdraw", by=by, change=change)
 
 
 def escalate_request(*, request: SharingRequest, at: datetime | None = None) -> bool:
@@ -200,15 +210,13 @@ def escalate_request(*, request: SharingRequest, at: datetime | None = None) -> 
     is nothing to do."""
     moment = at or common.now()
     with transaction.atomic():
-        locked = _locked(request)
-        if (locked.state != S.PENDING or locked.escalated_at is not None
-                or locked.due is None or locked.due >= moment):
+        locked = lock(request)
+        if not deadlines.request_to_escalate(locked, moment):
             return False
-        SHARING.check(locked.state, "escalate")
-        locked.escalated_at = moment
-        locked.save(update_fields=["escalated_at"])
-        ledger.record(actor=ledger.origin(), kind="contracts.sharing.escalated",
-                      subject=subject(locked),
-                      payload=_payload(locked, due=common.when(locked.due),
-                                       escalated_at=common.when(moment)))
+
+        def change(o: SharingRequest, platform: Platform) -> dict[str, Any]:
+            o.escalated_at = moment
+            return {"due": common.when(o.due), "escalated_at": common.when(moment)}
+
+        take(SHARING, RECORDED, locked, "escalate", by=None, change=change)
     return True

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from config.admin import ReadOnlyAdmin
+from kernel.admin import ReadOnlyAdmin
 from ledger.models import Checkpoint, Cosignature, Entry, LedgerKey
 
 

@@ -1,4 +1,6 @@
-"""REST API of the ledger: entries, payloads, roots, proofs, checkpoints, client-signed writes.
+"""REST API of the ledger: entries, roots, proofs, checkpoints, keys and status.
+
+An entry's payload is served by ``api.ledger`` (the visibility policy decides who reads it).
 
 Entries and proofs never change, so their responses carry an ETag and a long max-age.
 """
@@ -16,10 +18,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from audit.access import readable_by_user
-from config.api import errors, int_param
-from config.errors import NotFound, NotPermitted
 from crypto.canonical import parse
+from kernel.api import errors, int_param
+from kernel.errors import NotFound
 from ledger import selectors, services
 from ledger.models import Checkpoint, Entry, LedgerKey
 
@@ -115,31 +116,6 @@ class EntryRaw(APIView):
         response["ETag"] = f'"{entry.leaf_hash}"'
         response["Cache-Control"] = IMMUTABLE
         return response
-
-
-class PayloadView(APIView):
-    """The entry's payload and the salt of its commitment (SM3(salt || canonical payload) is
-    the entry's statement.payload), unless it is restricted and you may not read it (403).
-    An erased payload answers with ``payload`` and ``salt`` null and ``erased`` saying by
-    which entry and on what legal basis."""
-
-    @extend_schema(responses={200: inline_serializer("Payload", {
-        "seq": serializers.IntegerField(), "payload": serializers.JSONField(allow_null=True),
-        "salt": serializers.CharField(allow_null=True), "restricted": serializers.BooleanField(),
-        "erased": inline_serializer("Erasure", {"seq": serializers.IntegerField(),
-                                                "basis": serializers.CharField()},
-                                    allow_null=True)}), **errors(403, 404)})
-    def get(self, request: Request, seq: int) -> Response:
-        entry = selectors.entry(seq)
-        found = selectors.payload(seq)
-        if found is None:
-            raise NotFound(f"entry {seq} has no stored payload")
-        if not readable_by_user(request.user, actor=entry.actor, subject=entry.subject,
-                                restricted=found.restricted):
-            raise NotPermitted(f"the payload of entry {seq} is restricted")
-        erased = {"seq": found.erased_by, "basis": found.basis} if found.erased else None
-        return Response({"seq": seq, "payload": found.payload, "salt": found.salt or None,
-                         "restricted": found.restricted, "erased": erased})
 
 
 class RootView(APIView):

@@ -7,7 +7,6 @@ urlpatterns = [
     path("entries/", api.EntryList.as_view(), name="api-ledger-entries"),
     path("entries/<int:seq>/", api.EntryDetail.as_view(), name="api-ledger-entry"),
     path("entries/<int:seq>/raw/", api.EntryRaw.as_view(), name="api-ledger-entry-raw"),
-    path("entries/<int:seq>/payload/", api.PayloadView.as_view(), name="api-ledger-payload"),
     path("root/", api.RootView.as_view(), name="api-ledger-root"),
     path("proofs/inclusion/", api.InclusionProofView.as_view(), name="api-ledger-inclusion"),
     path("proofs/consistency/", api.ConsistencyProofView.as_view(),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from config.errors import InvalidInput
+from kernel.errors import InvalidInput
 from ledger.protocol.rules import Code, Refusal
 
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from config.errors import InvalidInput
 from crypto.canonical import parse
+from kernel.errors import InvalidInput
 from ledger import conf
 from ledger.models import Entry
 from ledger.protocol.format import FormatError

@@ -9,8 +9,8 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Count, QuerySet
 
-from config.errors import NotFound
 from crypto.canonical import parse
+from kernel.errors import NotFound
 from ledger import keystore, store
 from ledger.models import (
     Checkpoint,

@@ -24,7 +24,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Max, Q
 
-from config.errors import DomainError
+from kernel.errors import DomainError
 from ledger import keystore, selectors
 from ledger.models import (
     Checkpoint,

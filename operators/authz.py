@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser
+from django.contrib.auth.models import User as Person
 from django.db.models import QuerySet
 
-from config.errors import NotPermitted
-from operators.models import Kind, Membership, Participant, Role, Status
+from kernel.errors import NotPermitted
+from operators.models import Membership, Participant, Status
 
-User = AbstractBaseUser | AnonymousUser
+User = Person | AnonymousUser
 
 
 def participants_of(user: User) -> QuerySet[Participant]:
@@ -34,12 +35,6 @@ def is_member(user: User, participant: Participant, roles: Iterable[str] | None 
 
 def has_kind(user: User, *kinds: str) -> bool:
     return bool(kinds_of(user) & set(kinds))
-
-
-def sees_everything(user: User) -> bool:
-    """Regulators, auditors and the data authority read every object (read-only for the
-    first two)."""
-    return has_kind(user, Kind.REGULATOR, Kind.AUDITOR, Kind.AUTHORITY)
 
 
 def acting_for(user: User, participant: Participant | None = None, *,
@@ -73,5 +68,3 @@ def acting_for(user: User, participant: Participant | None = None, *,
         raise NotPermitted(f"{participant.code} is {participant.status}, not admitted")
     return participant
 
-
-REVIEW_ROLES = (Role.ADMIN, Role.REVIEWER)

@@ -19,6 +19,9 @@ class Kind(models.TextChoices):
 
 
 GOVERNMENT_KINDS = frozenset({Kind.PROVIDER, Kind.AUTHORITY, Kind.REGULATOR})
+# The data authority registers these (admitted at once); the others apply for admission.
+DEPARTMENT_KINDS = GOVERNMENT_KINDS | {Kind.AUDITOR}
+APPLICANT_KINDS = frozenset(Kind.values) - GOVERNMENT_KINDS
 
 
 class MerchantType(models.TextChoices):

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from django.db.models import Q, QuerySet
 
-from config.errors import NotFound
-from operators import authz
 from operators.models import Kind, Participant
 
 
-def participants(*, kind: str | None = None, status: str | None = None,
-                 text: str | None = None) -> QuerySet[Participant]:
-    """The directory: every participant's public facts are public."""
-    query = Participant.objects.all()
+def participants(among: QuerySet[Participant], *, kind: str | None = None,
+                 status: str | None = None, text: str | None = None) -> QuerySet[Participant]:
+    """The directory: ``among`` (the participants the reader may see) filtered."""
+    query = among
     if kind:
         query = query.filter(kind=kind)
     if status:
@@ -22,21 +20,6 @@ def participants(*, kind: str | None = None, status: str | None = None,
             Q(name_zh__icontains=text) | Q(name_en__icontains=text) | Q(code__icontains=text)
         )
     return query.order_by("kind", "code")
-
-
-def participant(code: str) -> Participant:
-    found = Participant.objects.filter(code=code.upper()).first()
-    if found is None:
-        raise NotFound(f"no participant {code}")
-    return found
-
-
-def sees_contacts(user: authz.User, participant: Participant) -> bool:
-    """Contacts are personal information: the participant's members, the data authority
-    and regulators see them."""
-    return authz.is_member(user, participant) or authz.has_kind(
-        user, Kind.AUTHORITY, Kind.REGULATOR
-    )
 
 
 def authority() -> Participant | None:

@@ -7,17 +7,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, Group
+from django.contrib.auth.models import Group
 from django.db import transaction
 
-from config.errors import InvalidInput, NotPermitted
-from config.states import Machine
 from crypto.sm3 import sm3_hex
+from kernel.errors import InvalidInput, NotPermitted
+from kernel.states import Machine, Transition
 from ledger import services as ledger
 from ledger.models import LedgerKey
-from operators import authz, uscc
+from operators import authz, capabilities, uscc
 from operators.models import (
-    GOVERNMENT_KINDS,
+    APPLICANT_KINDS,
+    DEPARTMENT_KINDS,
     Kind,
     Membership,
     MerchantType,
@@ -26,18 +27,28 @@ from operators.models import (
     ServiceType,
     Status,
 )
+from operators.transitions import Recorded, take
 
-REGISTRATION = Machine(
-    "registration",
-    {
-        (Status.APPLIED, "start_review"): Status.UNDER_REVIEW,
-        (Status.UNDER_REVIEW, "admit"): Status.ADMITTED,
-        (Status.UNDER_REVIEW, "reject"): Status.REJECTED,
-        (Status.ADMITTED, "suspend"): Status.SUSPENDED,
-        (Status.SUSPENDED, "reinstate"): Status.ADMITTED,
-        (Status.SUSPENDED, "revoke"): Status.REVOKED,
-    },
-)
+
+def _reviewer(user: Any, participant: Participant) -> Participant:
+    """The data authority (its admin or reviewer) reviews companies' admission."""
+    if participant.is_government:
+        raise NotPermitted("government bodies do not go through admission")
+    return authz.acting_for(user, kinds=[Kind.AUTHORITY], roles=capabilities.REVIEW_ROLES)
+
+
+def _registration(action: str, sources: tuple[str, ...], target: str) -> Transition[Participant]:
+    return Transition(action, sources, target, _reviewer)
+
+
+REGISTRATION: Machine[Participant] = Machine("registration", [
+    _registration("start_review", (Status.APPLIED,), Status.UNDER_REVIEW),
+    _registration("admit", (Status.UNDER_REVIEW,), Status.ADMITTED),
+    _registration("reject", (Status.UNDER_REVIEW,), Status.REJECTED),
+    _registration("suspend", (Status.ADMITTED,), Status.SUSPENDED),
+    _registration("reinstate", (Status.SUSPENDED,), Status.ADMITTED),
+    _registration("revoke", (Status.SUSPENDED,), Status.REVOKED),
+], field="status")
 NEEDS_REASON = {"reject", "suspend", "revoke"}
 ENTRY_KIND = {
     "start_review": "operators.registration.review_started",
@@ -108,7 +119,7 @@ def register_department(*, code: str, name_zh: str, kind: str, name_en: str = ""
     ``by`` is the data authority registering it; None only when bootstrapping the first
     authority, which the platform itself records.
     """
-    if kind not in GOVERNMENT_KINDS and kind != Kind.AUDITOR:
+    if kind not in DEPARTMENT_KINDS:
         raise InvalidInput("kind", "companies apply for admission instead")
     if by is not None and by.kind != Kind.AUTHORITY:
         raise NotPermitted("only the data authority registers departments")
@@ -124,10 +135,10 @@ def register_department(*, code: str, name_zh: str, kind: str, name_en: str = ""
 
 def apply_for_admission(*, code: str, name_zh: str, kind: str, name_en: str = "",
                         merchant_type: str = "", service_type: str = "",
-                        applicant: AbstractBaseUser | None = None,
+                        applicant: authz.Person | None = None,
                         **contacts: str) -> Participant:
     """A company applies to take part (数商入场登记); it signs its own application."""
-    if kind in GOVERNMENT_KINDS:
+    if kind not in APPLICANT_KINDS:
         raise InvalidInput("kind", "government bodies are registered by the data authority")
     code = _clean(code=code, name_zh=name_zh, kind=kind, merchant_type=merchant_type,
                   service_type=service_type)
@@ -142,39 +153,45 @@ def apply_for_admission(*, code: str, name_zh: str, kind: str, name_en: str = ""
     return participant
 
 
-def review_registration(*, participant: Participant, action: str, by: AbstractBaseUser,
+RECORDED: Recorded[Participant] = Recorded(
+    kind=ENTRY_KIND.__getitem__, subject=lambda p: subject(p), payload=lambda p: _payload(p))
+
+
+def review_registration(*, participant: Participant, action: str, by: authz.User,
                         reason: str = "") -> Participant:
     """One step of the registration state machine, taken by the data authority."""
-    authority = authz.acting_for(by, kinds=[Kind.AUTHORITY], roles=authz.REVIEW_ROLES)
-    if action in NEEDS_REASON and not reason.strip():
-        raise InvalidInput("reason", f"is required to {action}")
-    with transaction.atomic():
-        locked = Participant.objects.select_for_update().get(pk=participant.pk)
-        if locked.is_government:
-            raise NotPermitted("government bodies do not go through admission")
-        locked.status = REGISTRATION.check(locked.status, action)
-        locked.status_reason = reason.strip()
-        locked.save(update_fields=["status", "status_reason", "updated"])
-        ledger.record(actor=authority.code, kind=ENTRY_KIND[action], subject=subject(locked),
-                      payload=_payload(locked, reason=locked.status_reason))
-    return locked
+
+    def change(locked: Participant, authority: Participant) -> dict[str, Any]:
+        if action in NEEDS_REASON and not (reason or "").strip():
+            raise InvalidInput("reason", f"is required to {action}")
+        locked.status_reason = (reason or "").strip()
+        return {"reason": locked.status_reason}
+
+    return take(REGISTRATION, RECORDED, participant, action, by=by, change=change)
 
 
-def _add_member(participant: Participant, user: AbstractBaseUser, role: str) -> Membership:
+def _add_member(participant: Participant, user: authz.Person, role: str) -> Membership:
     if role not in Role.values:
         raise InvalidInput("role", f"must be one of {', '.join(Role.values)}")
     membership, _ = Membership.objects.update_or_create(
         user=user, participant=participant, defaults={"role": role}
     )
-    user.groups.add(participant.group)  # type: ignore[attr-defined]
+    user.groups.add(participant.group)
     return membership
 
 
-def add_member(*, participant: Participant, user: AbstractBaseUser, role: str,
-               by: AbstractBaseUser | None) -> Membership:
+def require_admin(*, by: Any, participant: Participant, keys: bool = False) -> None:
+    """An administrator of ``participant`` adds its members and manages its keys."""
+    if not authz.is_member(by, participant, [Role.ADMIN]):
+        what = "manages its keys" if keys else "adds members"
+        raise NotPermitted(f"only an administrator of {participant.code} {what}")
+
+
+def add_member(*, participant: Participant, user: authz.Person, role: str,
+               by: authz.User | None) -> Membership:
     """Let ``user`` act for ``participant``; by one of its admins (None: bootstrap/admin)."""
-    if by is not None and not authz.is_member(by, participant, [Role.ADMIN]):
-        raise NotPermitted(f"only an administrator of {participant.code} adds members")
+    if by is not None:
+        require_admin(by=by, participant=participant)
     with transaction.atomic():
         membership = _add_member(participant, user, role)
         ledger.record(
@@ -186,10 +203,9 @@ def add_member(*, participant: Participant, user: AbstractBaseUser, role: str,
     return membership
 
 
-def issue_key(*, participant: Participant, by: AbstractBaseUser) -> LedgerKey:
+def issue_key(*, participant: Participant, by: authz.User) -> LedgerKey:
     """A new custodial key for the participant (the old one stays valid for what it signed)."""
-    if not authz.is_member(by, participant, [Role.ADMIN]):
-        raise NotPermitted(f"only an administrator of {participant.code} manages its keys")
+    require_admin(by=by, participant=participant, keys=True)
     current = LedgerKey.objects.filter(owner=participant.code, custody__isnull=False,
                                        end__isnull=True).first()
     if current is not None:
@@ -197,8 +213,7 @@ def issue_key(*, participant: Participant, by: AbstractBaseUser) -> LedgerKey:
     return ledger.issue_custodial_key(owner=participant.code)
 
 
-def upload_key(*, participant: Participant, pem: str, by: AbstractBaseUser) -> LedgerKey:
+def upload_key(*, participant: Participant, pem: str, by: authz.User) -> LedgerKey:
     """Register a public key whose private half the participant keeps (client signing)."""
-    if not authz.is_member(by, participant, [Role.ADMIN]):
-        raise NotPermitted(f"only an administrator of {participant.code} manages its keys")
+    require_admin(by=by, participant=participant, keys=True)
     return ledger.register_key(owner=participant.code, pem=pem)

@@ -21,6 +21,7 @@ from rest_framework.test import APIClient
 from catalog import access, quality
 from catalog import services as catalog
 from catalog.models import Category, DataResource
+from contracts import products
 from contracts.models import Grant
 from ledger.models import Entry
 from operators import services as operators
@@ -183,12 +184,12 @@ def build_world() -> World:
     maker = users["operator"]
     for code, state in [("DP-DRAFT", "draft"), ("DP-SUBMITTED", "submitted"),
                         ("DP-LISTED", "listed")]:
-        product = catalog.create_product(by=maker, code=code, name=f"产品 {code}",
+        product = products.create_product(by=maker, code=code, name=f"产品 {code}",
                                          resources=[cond], price="1250.00")
         if state in ("submitted", "listed"):
-            catalog.submit_product(by=maker, product=product)
+            products.submit_product(by=maker, product=product)
         if state == "listed":
-            catalog.review_product(by=reviewer, product=product, action="list")
+            products.review_product(by=reviewer, product=product, action="list")
     return world
 
 

@@ -285,7 +285,7 @@ def test_revising_a_draft_appends_nothing(api: Api) -> None:
 
 @pytest.mark.parametrize(("body", "field"), [
     ({}, "non_field_errors"), ({"grade": "x"}, "grade"), ({"sensitivity": 0}, "sensitivity"),
-    ({"code": "RS-OTHER"}, "non_field_errors"), ({"sharing": "not_shareable"}, "sharing_basis"),
+    ({"code": "RS-OTHER"}, "code"), ({"sharing": "not_shareable"}, "sharing_basis"),
     ({"items": [{"name": "", "data_type": "t"}]}, "items[0].name"),
 ])
 def test_revise_names_each_bad_field(api: Api, body: dict[str, Any], field: str) -> None:
@@ -404,7 +404,7 @@ def test_quality_rules_list_and_add(api: Api) -> None:
     ({"item": "uscc", "check": "enumeration", "parameters": {"values": []}},
      "parameters.values"),
     ({"item": "uscc", "check": "not_null", "parameters": {"pattern": "x"}}, "parameters"),
-    ({"item": "uscc", "check": "not_null", "parameters": "x"}, "parameters.non_field_errors"),
+    ({"item": "uscc", "check": "not_null", "parameters": "x"}, "parameters"),
 ])
 def test_quality_rule_errors(api: Api, body: dict[str, Any], field: str) -> None:
     response = api.as_("provider").post(f"{R}RS-OPEN/quality/rules/", body, format="json")

@@ -225,7 +225,8 @@ def test_agreement_errors(api: Api, w: World) -> None:
         in error(draft(api, w, items=[{"resource": "RS-OPEN", "name": "x"}]), 400)["fields"]
     )
     assert "term_end" in error(draft(api, w, term_end="2000-01-01"), 400)["fields"]
-    error(api.as_("operator").post(f"{V}agreements/", {}, format="json"), 400)
+    # who may draft is checked first: an operator is told 403, not a list of missing fields
+    error(api.as_("operator").post(f"{V}agreements/", {}, format="json"), 403)
     response = api.as_("operator").post(
         f"{V}agreements/",
         {

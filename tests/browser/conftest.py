@@ -110,7 +110,7 @@ def portal(chromium: Path, committed_db: None, tmp_path: Path) -> Iterator[str]:
     from django.conf import settings
     from django.db import connection, connections
 
-    from config import demo
+    from demo import loader as demo
 
     for _line in demo.load():
         pass

@@ -11,7 +11,6 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.test import override_settings
 
-from catalog import demo as catalog_demo
 from catalog.models import (
     Category,
     Certificate,
@@ -22,9 +21,10 @@ from catalog.models import (
     QualityCheck,
     ResourceVersion,
 )
-from config import demo
+from demo import catalogue as catalog_demo
+from demo import loader as demo
+from demo import participants as operators_demo
 from ledger.models import Entry
-from operators import demo as operators_demo
 from operators import uscc
 from operators.models import Kind, Membership, Participant, Status
 from tests.catalog import grant, rolled_back

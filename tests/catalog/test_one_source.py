@@ -10,7 +10,7 @@ from django.db import IntegrityError, transaction
 
 from catalog import services
 from catalog.models import Category, DataItem, DataResource, ResourceStatus
-from config.errors import InvalidInput
+from kernel.errors import InvalidInput
 from ledger import services as ledger
 from tests.catalog import category_tree, resource, rolled_back
 from tests.operators import authority, department, ledger_size, member

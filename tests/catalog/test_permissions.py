@@ -35,9 +35,10 @@ from catalog.models import (
     ResourceStatus,
     ResourceVersion,
 )
-from config.errors import DomainError, IllegalTransition, InvalidInput, NotFound, NotPermitted
+from contracts import products
 from contracts.models import Grant
 from crypto.sm3 import sm3_hex
+from kernel.errors import DomainError, IllegalTransition, InvalidInput, NotFound, NotPermitted
 from ledger import services as ledger
 from ledger.models import Entry, Payload
 from operators import services as operators
@@ -195,13 +196,13 @@ def build() -> dict[str, Any]:
     operator, authority_user = people["operator"], people["authority_reviewer"]
     base = DataResource.objects.get(code=rcode(ResourceStatus.PUBLISHED, "conditional"))
     for state in PRODUCT_STATES:
-        product = services.create_product(by=operator, code=pcode(state), name=f"企业画像-{state}",
+        product = products.create_product(by=operator, code=pcode(state), name=f"企业画像-{state}",
                                           resources=[base], price="1200.00")
         for step in PRODUCT_PATH[state]:
             if step == "submit":
-                product = services.submit_product(by=operator, product=product)
+                product = products.submit_product(by=operator, product=product)
             else:
-                product = services.review_product(by=authority_user, product=product,
+                product = products.review_product(by=authority_user, product=product,
                                                   action=step, reason="测试")
     return {"codes": {key: p.code for key, p in parties.items()},
             "users": {role: person.pk for role, person in people.items()}}
@@ -394,12 +395,12 @@ DOCUMENT = "合规认证报告：数据来源合法，处理合规。".encode()
 
 def run_product(action: str, who: Any, product: DataProduct) -> Any:
     if action == "submit":
-        return services.submit_product(by=who, product=product)
+        return products.submit_product(by=who, product=product)
     if action == "certify":
-        return services.attach_certificate(by=who, product=product, kind="certification",
+        return products.attach_certificate(by=who, product=product, kind="certification",
                                            document_name="合规认证报告.pdf",
                                            document=DOCUMENT, summary="通过")
-    return services.review_product(by=who, product=product, action=action, reason="审核意见")
+    return products.review_product(by=who, product=product, action=action, reason="审核意见")
 
 
 @pytest.mark.parametrize("state", PRODUCT_STATES)
@@ -430,7 +431,7 @@ def test_change_product(world, role, state, action):
     size = Entry.objects.count()
     run_product(action, who, product)
     product.refresh_from_db()
-    subject = services.product_subject(product)
+    subject = products.product_subject(product)
     if action == "certify":
         payload = one_entry(size, kind="catalog.certificate.issued",
                             actor=world["codes"]["certifier"], subject=subject)
@@ -461,7 +462,7 @@ def test_create_product(world, role, opening):
     base = DataResource.objects.get(code=code)
 
     def create() -> DataProduct:
-        return services.create_product(by=who, code="P-NEW", name="新产品", resources=[base],
+        return products.create_product(by=who, code="P-NEW", name="新产品", resources=[base],
                                        price="88.00")
 
     expected = create_outcome(role, opening)

@@ -10,12 +10,12 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth import get_user_model
 
-from catalog import services
 from catalog.models import Certificate, DataProduct, DataResource, ProductStatus
-from catalog.services import PRODUCT
-from config.errors import IllegalTransition, InvalidInput, NotPermitted
+from contracts import products
 from contracts.models import Grant
+from contracts.products import PRODUCT
 from crypto.sm3 import sm3_hex
+from kernel.errors import IllegalTransition, InvalidInput, NotPermitted
 from ledger import services as ledger
 from operators.models import Kind, Participant, Role
 from tests.catalog import category_tree, grant, resource, rolled_back
@@ -75,7 +75,7 @@ def reviewer():
 
 def product(state: str = S.DRAFT, code: str = "PR-1") -> DataProduct:
     """A product of the operator on NR-LAND, taken to ``state`` through the services."""
-    made = services.create_product(by=person("op-admin"), code=code, name="土地画像",
+    made = products.create_product(by=person("op-admin"), code=code, name="土地画像",
                                    resources=[DataResource.objects.get(code="NR-LAND")],
                                    price="1200.5", description="按区县统计")
     for step in PATH[S(state)]:
@@ -85,8 +85,8 @@ def product(state: str = S.DRAFT, code: str = "PR-1") -> DataProduct:
 
 def act(target: DataProduct, action: str, reason: str = "") -> DataProduct:
     if action == "submit":
-        return services.submit_product(by=person("op-admin"), product=target)
-    return services.review_product(by=reviewer(), product=target, action=action,
+        return products.submit_product(by=person("op-admin"), product=target)
+    return products.review_product(by=reviewer(), product=target, action=action,
                                    reason=reason)
 
 
@@ -95,7 +95,7 @@ def row(target: DataProduct) -> dict:
 
 
 def test_the_table_is_the_documented_machine():
-    assert PRODUCT.transitions == ALLOWED
+    assert PRODUCT.table() == ALLOWED
     assert PRODUCT.states() == set(S.values)
 
 
@@ -164,7 +164,7 @@ def test_product_input_is_checked(world, changes, field):
     arguments.update(changes)
     count, size = DataProduct.objects.count(), ledger_size()
     with pytest.raises(InvalidInput) as info:
-        services.create_product(**arguments)
+        products.create_product(**arguments)
     assert info.value.field == field
     assert DataProduct.objects.count() == count and ledger_size() == size
 
@@ -177,10 +177,10 @@ def test_a_product_needs_a_grant_on_every_resource(world):
     roads = DataResource.objects.get(code="NR-ROADS")
     merchant = person("merchant-admin")
     with pytest.raises(InvalidInput, match="holds no valid grant for NR-ROADS"):
-        services.create_product(by=merchant, code="PR-M", name="道路产品", resources=[roads],
+        products.create_product(by=merchant, code="PR-M", name="道路产品", resources=[roads],
                                 price="1")
     grant(Participant.objects.get(memberships__user=merchant), roads)
-    made = services.create_product(by=merchant, code="PR-M", name="道路产品",
+    made = products.create_product(by=merchant, code="PR-M", name="道路产品",
                                    resources=[roads], price="1")
     assert made.owner.kind == Kind.MERCHANT
 
@@ -206,7 +206,7 @@ def test_each_third_party_attaches_its_own_kind(world, service):
     issuer = Participant.objects.get(kind=Kind.THIRD_PARTY, service_type=service)
     document = f"{service} report for PR-1".encode()
     size = ledger_size()
-    certificate = services.attach_certificate(by=person(f"{service}-admin"), product=target,
+    certificate = products.attach_certificate(by=person(f"{service}-admin"), product=target,
                                               kind=service, document_name="report.pdf",
                                               document=document, summary="合格")
     payload = one_entry(size, kind="catalog.certificate.issued", actor=issuer.code,
@@ -232,7 +232,7 @@ def test_bad_certificates_are_refused(world, service, changes, error, field):
     arguments.update(changes)
     count, size = Certificate.objects.count(), ledger_size()
     with pytest.raises(error) as info:
-        services.attach_certificate(**arguments)
+        products.attach_certificate(**arguments)
     if field:
         assert info.value.field == field
     assert Certificate.objects.count() == count and ledger_size() == size

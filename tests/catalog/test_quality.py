@@ -12,8 +12,8 @@ from django.contrib.auth import get_user_model
 from catalog import quality, services
 from catalog.models import DataResource, QualityCheck, QualityRule
 from catalog.quality import FRESHNESS_WINDOW
-from config.errors import InvalidInput, NotPermitted
 from crypto.sm3 import sm3_hex
+from kernel.errors import InvalidInput, NotPermitted
 from ledger import services as ledger
 from ledger.models import Payload
 from tests.catalog import category_tree, resource, rolled_back

@@ -7,11 +7,11 @@ from datetime import timedelta
 
 import pytest
 
-from config.errors import InvalidInput, NotPermitted
 from contracts import agreements, selectors, tasks
 from contracts.calendar import end_of_day, start_of_day
 from contracts.common import now
 from contracts.models import Grant, OperationAgreement
+from kernel.errors import InvalidInput, NotPermitted
 from ledger import services as ledger
 from ledger.models import Entry
 from tests.contracts import world as w

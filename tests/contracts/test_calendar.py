@@ -8,10 +8,10 @@ from datetime import UTC, date, datetime, time
 import pytest
 from django.core.management import CommandError, call_command
 
-from config.errors import InvalidInput
 from contracts import calendar
 from contracts.calendar import SHANGHAI
 from contracts.models import Holiday
+from kernel.errors import InvalidInput
 from ledger.models import Entry
 
 pytestmark = pytest.mark.django_db

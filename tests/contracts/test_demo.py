@@ -5,11 +5,10 @@ from __future__ import annotations
 import pytest
 from django.test import override_settings
 
-from catalog import demo as catalogue
-from config import demo
-from contracts import demo as workflows
 from contracts import selectors
 from contracts.models import Delivery, Grant, Objection, SharingRequest
+from demo import catalogue, workflows
+from demo import loader as demo
 from ledger.models import Entry
 
 pytestmark = pytest.mark.django_db
@@ -32,7 +31,7 @@ def test_the_demo_has_every_workflow_state_and_loads_once() -> None:
     assert Grant.objects.filter(state=Grant.State.SUSPENDED).count() == 1
     assert Delivery.objects.count() == 4
     assert Objection.objects.filter(filer_participant__isnull=True).count() == 2
-    # catalog.demo could build its products on the agreements' grants
+    # demo.catalogue could build its products on the agreements' grants
     products = " ".join(lines)
     assert f"created    {catalogue.PRODUCT_CREDIT}" in products
     assert f"created    {catalogue.PRODUCT_TRANSIT}" in products

@@ -7,11 +7,11 @@ from datetime import timedelta
 
 import pytest
 
-from config.errors import IllegalTransition, InvalidInput, NotPermitted
 from contracts import agreements, grants, objections, selectors, sharing, tasks
 from contracts.common import now
 from contracts.models import Delivery, Grant
 from crypto.sm3 import sm3_hex
+from kernel.errors import IllegalTransition, InvalidInput, NotPermitted
 from ledger import services as ledger
 from ledger.models import Entry
 from tests.contracts import world as w

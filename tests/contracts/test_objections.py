@@ -7,12 +7,12 @@ from datetime import date, datetime, time, timedelta
 import pytest
 
 from catalog.models import DataResource
-from config.errors import IllegalTransition, InvalidInput, NotFound, NotPermitted
 from contracts import objections, selectors, sharing, tasks
 from contracts.calendar import SHANGHAI
 from contracts.common import now
 from contracts.models import Grant, Objection
 from crypto.sm3 import sm3_hex
+from kernel.errors import IllegalTransition, InvalidInput, NotFound, NotPermitted
 from ledger import services as ledger
 from tests.contracts import world as w
 

@@ -7,12 +7,11 @@ from decimal import Decimal
 
 import pytest
 
-from catalog import services as catalog
-from config.errors import IllegalTransition, InvalidInput, NotPermitted
-from contracts import orders, selectors
+from contracts import orders, products, selectors
 from contracts.calendar import SHANGHAI
 from contracts.models import Order
 from crypto.sm3 import sm3_hex
+from kernel.errors import IllegalTransition, InvalidInput, NotPermitted
 from tests.contracts import world as w
 
 pytestmark = pytest.mark.django_db
@@ -109,7 +108,7 @@ def test_who_may_order_what(world: w.World) -> None:
         orders.place_order(by=world.provider_user, product=world.product)
     with pytest.raises(NotPermitted):
         orders.place_order(by=world.subject_user, product=world.product)
-    draft = catalog.create_product(by=world.operator_user, code="P-draft", name="草稿",
+    draft = products.create_product(by=world.operator_user, code="P-draft", name="草稿",
                                    resources=[world.unconditional], price="10.00")
     with pytest.raises(IllegalTransition):
         orders.place_order(by=world.merchant_user, product=draft)

@@ -7,11 +7,11 @@ from datetime import date, datetime, time, timedelta
 import pytest
 
 from catalog.models import Sharing
-from config.errors import IllegalTransition, InvalidInput, NotPermitted
 from contracts import selectors, sharing, tasks
 from contracts.calendar import SHANGHAI, end_of_day
 from contracts.common import now
 from contracts.models import Grant, SharingRequest
+from kernel.errors import IllegalTransition, InvalidInput, NotPermitted
 from ledger import services as ledger
 from ledger.models import Entry
 from tests.contracts import world as w

@@ -5,6 +5,10 @@ exactly one entry, of the right kind, whose actor is the acting participant (or 
 platform) and whose key belongs to that actor. A denied one raises NotPermitted (the role
 may never do this here) or IllegalTransition (the role may, the state does not allow it),
 and writes nothing: no row changes, no entry.
+
+In every cell, ``available_actions`` agrees with the service: the action is listed exactly
+when the service does it; the portal's detail page shows its button and the API's detail
+lists it exactly then too.
 """
 
 from __future__ import annotations
@@ -17,9 +21,9 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import User
 from django.db.models import Model
+from django.test import Client
 from guardian.models import GroupObjectPermission
 
-from config.errors import IllegalTransition, NotPermitted
 from contracts import agreements, grants, objections, orders, sharing
 from contracts.calendar import end_of_day
 from contracts.models import (
@@ -30,7 +34,9 @@ from contracts.models import (
     Order,
     SharingRequest,
 )
+from kernel.errors import IllegalTransition, NotPermitted
 from ledger import services as ledger
+from policy.actions import available_actions
 from tests.contracts import world as w
 
 pytestmark = pytest.mark.django_db
@@ -100,7 +106,32 @@ def everything(obj: Model) -> tuple[Any, ...]:
     return (w.last_seq(), type(obj).objects.filter(pk=obj.pk).values().first(), rows)
 
 
-def check(case: Case, obj: Model, act: Callable[[], Any], actor: str, kind: str) -> None:
+PAGES = {SharingRequest: ("/workflows/requests/{pk}/", "/api/v1/sharing-requests/{pk}/"),
+         OperationAgreement: ("/workflows/agreements/{code}/", "/api/v1/agreements/{code}/"),
+         Grant: ("/workflows/grants/{pk}/", "/api/v1/grants/{pk}/"),
+         Objection: ("/workflows/objections/{pk}/", "/api/v1/objections/{pk}/"),
+         Order: ("/workflows/orders/{code}/", "/api/v1/orders/{code}/")}
+
+
+def offered(by: Any, obj: Model, action: str) -> tuple[bool, bool, bool]:
+    """Is ``action`` listed by available_actions, shown as a button on the portal page, and
+    listed by the API's detail?"""
+    listed = action in available_actions(by, obj)
+    page, api = (url.format(pk=obj.pk, code=getattr(obj, "code", "")) for url in
+                 PAGES[type(obj)])
+    client = Client()
+    client.force_login(by)
+    html = client.get(page).content.decode()
+    detail = client.get(api)
+    shown = f'name="action" value="{action}"' in html
+    in_api = detail.status_code == 200 and action in detail.json()["actions"]
+    return listed, shown, in_api
+
+
+def check(case: Case, obj: Model, act: Callable[[], Any], actor: str, kind: str,
+          by: Any) -> None:
+    expected = case.expected is OK
+    assert offered(by, obj, case.action) == (expected, expected, expected)
     seq = w.last_seq()
     if case.expected is OK:
         act()
@@ -175,7 +206,8 @@ def test_sharing_request(world: w.World, built: Any, case: Case) -> None:
         "withdraw": lambda: sharing.withdraw_request(by=by, request=request),
     }[case.action]
     past = {"approve": "approved", "refuse": "refused", "withdraw": "withdrawn"}[case.action]
-    check(case, request, act, codes(world).get(case.role, ""), f"contracts.sharing.{past}")
+    check(case, request, act, codes(world).get(case.role, ""), f"contracts.sharing.{past}",
+          by)
     if case.expected is OK:
         request.refresh_from_db()
         assert request.state == past
@@ -243,7 +275,7 @@ def test_agreement(world: w.World, built: Any, case: Case) -> None:
     }[case.action]
     past = {"sign": "signed", "suspend": "suspended", "resume": "resumed",
             "terminate": "terminated"}[case.action]
-    check(case, made, act, codes(world).get(case.role, ""), f"contracts.agreement.{past}")
+    check(case, made, act, codes(world).get(case.role, ""), f"contracts.agreement.{past}", by)
 
 
 # --- grants -----------------------------------------------------------------------------------
@@ -272,7 +304,7 @@ def test_grant(world: w.World, built: Any, case: Case) -> None:
     grant = fresh(built, "grant", case.state)
     by = users(world)[case.role]
     check(case, grant, lambda: grants.revoke_grant(by=by, grant=grant, reason="滥用"),
-          codes(world).get(case.role, ""), "contracts.grant.revoked")
+          codes(world).get(case.role, ""), "contracts.grant.revoked", by)
 
 
 # --- objections -------------------------------------------------------------------------------
@@ -294,7 +326,7 @@ def objection_permitted(state: str, action: str, role: str) -> bool:
 
 def objection_allowed(state: str, action: str, role: str) -> bool:
     source = "filed" if state == "escalated" else state
-    return objections.OBJECTION.transitions.get((source, action)) is not None
+    return objections.OBJECTION.table().get((source, action)) is not None
 
 
 def objection(world: w.World, state: str) -> Objection:
@@ -353,7 +385,7 @@ def test_objection(world: w.World, built: Any, case: Case) -> None:
         "close": lambda: objections.close_objection(by=by, objection=filed, outcome="维持"),
     }[case.action]
     kind = f"contracts.objection.{objections.KIND[case.action]}"
-    check(case, filed, act, codes(world).get(case.role, ""), kind)
+    check(case, filed, act, codes(world).get(case.role, ""), kind, by)
 
 
 # --- orders -------------------------------------------------------------------------------------
@@ -437,4 +469,4 @@ def test_order(world: w.World, built: Any, case: Case) -> None:
         "cancel": lambda: orders.cancel_order(by=by, order=placed, reason="取消"),
     }[case.action]
     check(case, placed, act, codes(world).get(case.role, ""),
-          f"contracts.order.{orders.KIND[case.action]}")
+          f"contracts.order.{orders.KIND[case.action]}", by)

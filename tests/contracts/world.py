@@ -13,7 +13,7 @@ from django.contrib.auth.models import User
 
 from catalog import services as catalog
 from catalog.models import Category, DataProduct, DataResource, Sharing
-from contracts import common
+from contracts import common, products
 from contracts.calendar import SHANGHAI
 from ledger.models import Entry, LedgerKey
 from operators import services as operators
@@ -140,10 +140,10 @@ def listed_product(world: World, owner: Participant, owner_user: User,
         sharing.request_sharing(
             by=owner_user, resource=world.unconditional, purpose="product", scenario="s",
             legal_basis="b", period_from=today(), period_until=today() + timedelta(days=30))
-    product = catalog.create_product(by=owner_user, code=f"P-{next(_serial)}", name="产品",
+    product = products.create_product(by=owner_user, code=f"P-{next(_serial)}", name="产品",
                                      resources=[world.unconditional], price=price)
-    catalog.submit_product(by=owner_user, product=product)
-    return catalog.review_product(by=world.authority_user, product=product, action="list")
+    products.submit_product(by=owner_user, product=product)
+    return products.review_product(by=world.authority_user, product=product, action="list")
 
 
 # --- what was written ----------------------------------------------------------------------

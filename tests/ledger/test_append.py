@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 from django.db import IntegrityError, connections, transaction
 
-from config.errors import InvalidInput
 from crypto.canonical import canonical, is_canonical, parse
 from crypto.sm2 import PrivateKey, PublicKey
+from kernel.errors import InvalidInput
 from ledger import conf, keyring, keystore, selectors, services
 from ledger.errors import NO_CUSTODY, AppendRefused, NotInTransaction
 from ledger.keyring import MasterKeyError

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pytest
 from django.db import transaction
 
-from config.errors import NotFound
+from kernel.errors import NotFound
 from ledger import selectors, services
 from ledger.models import Entry
 from tests.ledger.helpers import (

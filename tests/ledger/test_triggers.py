@@ -14,8 +14,8 @@ from __future__ import annotations
 import pytest
 from django.db import DatabaseError, connection, transaction
 
+from demo.witnesses import demo_cosign, demo_witnesses
 from ledger import selectors, services
-from ledger.demo_witnesses import demo_cosign, demo_witnesses
 from ledger.models import (
     Checkpoint,
     Cosignature,

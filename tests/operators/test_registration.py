@@ -7,7 +7,7 @@ import itertools
 
 import pytest
 
-from config.errors import IllegalTransition, InvalidInput, NotPermitted
+from kernel.errors import IllegalTransition, InvalidInput, NotPermitted
 from ledger.models import Entry
 from operators import services
 from operators.models import Kind, Participant, Role, Status
@@ -46,7 +46,7 @@ def row(participant: Participant) -> dict:
 
 
 def test_the_table_is_the_documented_machine():
-    assert REGISTRATION.transitions == ALLOWED
+    assert REGISTRATION.table() == ALLOWED
     assert REGISTRATION.states() == set(Status.values)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from config.errors import InvalidInput
+from kernel.errors import InvalidInput
 from ledger.models import Entry, LedgerKey
 from operators import services, uscc
 from operators.models import Kind, Participant

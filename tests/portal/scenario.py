@@ -19,7 +19,7 @@ from django.contrib.auth.models import AbstractBaseUser
 
 from catalog import services as catalog
 from catalog.models import Category, DataProduct, DataResource
-from contracts import calendar, common
+from contracts import calendar, common, products
 from contracts import services as contracts
 from contracts.models import Grant, Objection, OperationAgreement, Order, SharingRequest
 from ledger import services as ledger
@@ -180,11 +180,11 @@ def _objections(world: World) -> None:
 
 def _market(world: World) -> None:
     operator = world.users["operator"]
-    product = catalog.create_product(by=operator, code="P-CREDIT-01", name="企业信用画像",
+    product = products.create_product(by=operator, code="P-CREDIT-01", name="企业信用画像",
                                      resources=[world.resources["conditional"]],
                                      price="1250.00", description="基于企业登记信息的信用评估")
-    catalog.submit_product(by=operator, product=product)
-    world.product = catalog.review_product(by=world.users["authority"], product=product,
+    products.submit_product(by=operator, product=product)
+    world.product = products.review_product(by=world.users["authority"], product=product,
                                            action="list")
     merchant = world.users["merchant"]
     done = contracts.place_order(by=merchant, product=world.product)

@@ -54,10 +54,10 @@ def text(response: Any) -> str:
 
 PUBLIC = ["/", "/catalogue/", "/catalogue/market/", "/ledger/", "/ledger/checkpoints/",
           "/ledger/consistency/", "/ledger/entries/0/", "/participants/apply/",
-          "/accounts/login/"]
+          "/participants/", "/accounts/login/"]
 SIGNED_IN = ["/inbox/", "/workflows/requests/", "/workflows/agreements/",
              "/workflows/grants/", "/workflows/objections/", "/workflows/orders/",
-             "/workflows/objections/new/", "/audit/", "/audit/regulator/", "/participants/"]
+             "/workflows/objections/new/", "/audit/", "/audit/regulator/"]
 
 
 @pytest.mark.django_db
@@ -80,8 +80,6 @@ ROLE_PAGES = {
                 "merchant": 403, "citizen": 403},
     "/audit/regulator/": {"regulator": 200, "authority": 200, "auditor": 403,
                           "provider": 403, "operator": 403},
-    "/participants/": {"authority": 200, "regulator": 200, "auditor": 200, "provider": 403,
-                       "merchant": 403},
     "/catalogue/resources/new/": {"provider": 200, "provider2": 200, "operator": 403,
                                   "authority": 403},
     "/catalogue/market/new/": {"operator": 200, "merchant": 200, "provider": 403},

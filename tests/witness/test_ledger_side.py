@@ -23,7 +23,8 @@ from audit.core import Witness
 from audit.witness import verify as wverify
 from crypto.canonical import canonical, parse
 from crypto.sm2 import PrivateKey, PublicKey
-from ledger import demo_witnesses, selectors, services, tasks, witnesses
+from demo import witnesses as demo_witnesses
+from ledger import selectors, services, tasks, witnesses
 from ledger.errors import KeyRefused
 from ledger.models import Checkpoint, Cosignature, Entry, KeyUse, LedgerKey
 from ledger.protocol import note

@@ -7,8 +7,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from config.errors import InvalidInput
 from contracts import calendar
+from kernel.errors import InvalidInput
 
 
 class Command(BaseCommand):

@@ -1,0 +1,19 @@
+"""The REST API's routes (under /api/v1/)."""
+
+from django.urls import include, path
+from rest_framework.authtoken.views import obtain_auth_token
+
+from api import ledger
+from api.urls.audit import regulator_urlpatterns
+
+urlpatterns = [
+    path("auth/token/", obtain_auth_token, name="api-token"),
+    path("ledger/entries/<int:seq>/payload/", ledger.PayloadView.as_view(),
+         name="api-ledger-payload"),
+    path("ledger/", include("ledger.api_urls")),
+    path("participants/", include("api.urls.participants")),
+    path("catalog/", include("api.urls.catalogue")),
+    path("", include("api.urls.workflows")),
+    path("audit/", include("api.urls.audit")),
+    path("regulator/", include((regulator_urlpatterns, "regulator"), namespace=None)),
+]

@@ -1,0 +1,38 @@
+from django.urls import path
+
+from api.catalogue import products, resources
+
+urlpatterns = [
+    path("categories/", resources.CategoryListView.as_view(), name="api-categories"),
+    path("resources/", resources.ResourceListView.as_view(), name="api-resources"),
+    path("resources/<str:code>/", resources.ResourceDetailView.as_view(), name="api-resource"),
+    path("resources/<str:code>/revise/", resources.ResourceReviseView.as_view(),
+         name="api-resource-revise"),
+    path("resources/<str:code>/publish/", resources.ResourcePublishView.as_view(),
+         name="api-resource-publish"),
+    path("resources/<str:code>/withdraw/", resources.ResourceWithdrawView.as_view(),
+         name="api-resource-withdraw"),
+    path("resources/<str:code>/versions/", resources.VersionListView.as_view(),
+         name="api-resource-versions"),
+    path("resources/<str:code>/versions/<int:number>/", resources.VersionDetailView.as_view(),
+         name="api-resource-version"),
+    path("resources/<str:code>/items/", resources.ItemListView.as_view(),
+         name="api-resource-items"),
+    path("resources/<str:code>/quality/rules/", resources.RuleListView.as_view(),
+         name="api-resource-quality-rules"),
+    path("resources/<str:code>/quality/checks/", resources.CheckListView.as_view(),
+         name="api-resource-quality-checks"),
+    path("products/", products.ProductListView.as_view(), name="api-products"),
+    path("listings/", products.ListingListView.as_view(), name="api-listings"),
+    path("products/<str:code>/", products.ProductDetailView.as_view(), name="api-product"),
+    path("products/<str:code>/submit/", products.ProductSubmitView.as_view(),
+         name="api-product-submit"),
+    path("products/<str:code>/list/", products.ProductListActionView.as_view(),
+         name="api-product-list"),
+    path("products/<str:code>/reject/", products.ProductRejectView.as_view(),
+         name="api-product-reject"),
+    path("products/<str:code>/delist/", products.ProductDelistView.as_view(),
+         name="api-product-delist"),
+    path("products/<str:code>/certificates/", products.CertificateListView.as_view(),
+         name="api-product-certificates"),
+]

@@ -1,0 +1,126 @@
+"""Every workflow deadline, defined once: when it falls, whether it has passed, and the
+queryset forms that the tasks, the inbox, the pages and the regulator use.
+
+Deadlines are in working days (``contracts.calendar``; weekends, public holidays and 调休)
+and their lengths are settings: SHULIAN_SHARING_REVIEW_DAYS, SHULIAN_OBJECTION_ACCEPT_DAYS,
+SHULIAN_OBJECTION_RESOLVE_DAYS and SHULIAN_OBJECTION_APPEAL_DAYS. A grant is *near expiry*
+within NEAR_EXPIRY of its end.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import F, Q
+
+from contracts import calendar
+from contracts.models import Grant, Objection, SharingRequest
+from ledger.protocol.format import format_time
+
+NEAR_EXPIRY = timedelta(days=3)
+
+OS = Objection.State
+ACCEPTING = (OS.FILED,)
+RESOLVING = (OS.ACCEPTED, OS.VERIFYING)
+
+
+# --- when each deadline falls -------------------------------------------------------------
+
+
+def sharing_review_due(requested: datetime) -> datetime:
+    """A conditional request must be decided by then."""
+    return calendar.add_working_days(requested, settings.SHULIAN_SHARING_REVIEW_DAYS)
+
+
+def objection_accept_due(filed: datetime) -> datetime:
+    return calendar.add_working_days(filed, settings.SHULIAN_OBJECTION_ACCEPT_DAYS)
+
+
+def objection_resolve_due(accepted: datetime) -> datetime:
+    return calendar.add_working_days(accepted, settings.SHULIAN_OBJECTION_RESOLVE_DAYS)
+
+
+def appeal_until(resolved: datetime) -> datetime:
+    return calendar.add_working_days(resolved, settings.SHULIAN_OBJECTION_APPEAL_DAYS)
+
+
+# --- sharing requests -----------------------------------------------------------------------
+
+
+def request_overdue(request: SharingRequest, at: datetime) -> bool:
+    return (request.state == SharingRequest.State.PENDING and request.due is not None
+            and request.due < at)
+
+
+def request_to_escalate(request: SharingRequest, at: datetime) -> bool:
+    """Overdue and not escalated yet (a request is escalated once)."""
+    return request_overdue(request, at) and request.escalated_at is None
+
+
+def overdue_requests_q(at: datetime) -> Q:
+    return Q(state=SharingRequest.State.PENDING, due__lt=at)
+
+
+# --- objections ---------------------------------------------------------------------------
+
+
+def objection_due(objection: Objection) -> datetime | None:
+    """The deadline that applies in the objection's state: accepting, then resolving."""
+    if objection.state in ACCEPTING:
+        return objection.accept_due
+    if objection.state in RESOLVING:
+        return objection.resolve_due
+    return None
+
+
+def objection_overdue(objection: Objection, at: datetime) -> bool:
+    due = objection_due(objection)
+    return due is not None and due < at
+
+
+def objection_missed(objection: Objection, at: datetime) -> str | None:
+    """Which deadline (accept, resolve) the objection has missed and not yet been
+    escalated for; each is escalated once."""
+    if not objection_overdue(objection, at):
+        return None
+    if objection.state in ACCEPTING:
+        return None if objection.escalated_at else "accept"
+    escalated = objection.escalated_at
+    done = escalated is not None and objection.resolve_due is not None \
+        and escalated > objection.resolve_due
+    return None if done else "resolve"
+
+
+def overdue_objections_q(at: datetime) -> Q:
+    return (Q(state__in=ACCEPTING, accept_due__lt=at)
+            | Q(state__in=RESOLVING, resolve_due__lt=at))
+
+
+def objections_to_escalate_q(at: datetime) -> Q:
+    missed_accept = Q(state__in=ACCEPTING, accept_due__lt=at, escalated_at__isnull=True)
+    missed_resolve = Q(state__in=RESOLVING, resolve_due__lt=at) & (
+        Q(escalated_at__isnull=True) | Q(escalated_at__lte=F("resolve_due")))
+    return missed_accept | missed_resolve
+
+
+def appeal_closed(objection: Objection, at: datetime) -> str | None:
+    """Why the filer can no longer appeal: once only, within the appeal period."""
+    if objection.appealed:
+        return f"objection {objection.pk} was already appealed once"
+    if objection.appeal_until is not None and objection.appeal_until < at:
+        return f"the appeal period ended at {format_time(objection.appeal_until)}"
+    return None
+
+
+# --- grants -------------------------------------------------------------------------------
+
+
+def grant_near_expiry(grant: Grant, at: datetime) -> bool:
+    return grant.state == Grant.State.ACTIVE and grant.valid_until - at < NEAR_EXPIRY
+
+
+def delivered_near_expiry_q(window: timedelta = NEAR_EXPIRY) -> Q:
+    """Deliveries made within ``window`` of their grant's end."""
+    return Q(delivered__gte=F("grant__valid_until") - window,
+             delivered__lte=F("grant__valid_until"))

@@ -1,0 +1,251 @@
+"""The auditor's page (verification with progress, attestations, bundle download) and the
+regulator's dashboard (volume, states, overdue items, anomalies; charts and CSV)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from audit import selectors, services
+from audit.models import Verification
+from contracts.models import Objection, SharingRequest
+from crypto.canonical import parse
+from kernel.errors import DomainError, InvalidInput
+from ledger import selectors as ledger
+from operators import authz, capabilities
+from operators.models import Participant
+from portal.pages import person, run
+
+AUDIT_KINDS = capabilities.AUDIT_KINDS
+REGULATOR_KINDS = capabilities.REGULATOR_KINDS
+
+
+def _require(request: HttpRequest, kinds: Iterable[str], message: str) -> None:
+    if not authz.has_kind(request.user, *kinds):
+        raise PermissionDenied(message)
+
+
+class RangeForm(forms.Form):
+    first = forms.IntegerField(label=gettext_lazy("From seq"), min_value=0, required=False)
+    last = forms.IntegerField(label=gettext_lazy("To seq"), min_value=0, required=False,
+                              help_text=gettext_lazy("Empty: the whole ledger."))
+
+
+@login_required
+def auditor(request: HttpRequest) -> HttpResponse:
+    _require(request, AUDIT_KINDS, _("The audit page is for auditors, regulators and the "
+                                     "data authority."))
+    form = RangeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        started = run(request, lambda: services.start_verification(
+            by=person(request), first=data["first"], last=data["last"]),
+            _("Verification started."), form)
+        if started:
+            return redirect(f"{request.path}?run={started.pk}")
+    current = None
+    if request.GET.get("run", "").isdigit():
+        current = Verification.objects.filter(pk=int(request.GET["run"])).first()
+    rows = []
+    for entry in selectors.attestations()[:20]:
+        payload = parse(entry.payload_row.data) if hasattr(entry, "payload_row") else {}
+        rows.append({"entry": entry, "payload": payload})
+    return render(request, "audit/auditor.html", {
+        "section": "audit", "form": form, "current": current, "attestations": rows,
+        "runs": Verification.objects.order_by("-created")[:10],
+        "status": ledger.status(), "bundle_form": RangeForm(prefix="bundle"),
+    })
+
+
+@login_required
+def run_status(request: HttpRequest, pk: int) -> HttpResponse:
+    """The progress fragment an htmx poll refreshes until the run ends."""
+    _require(request, AUDIT_KINDS, _("Not allowed."))
+    found = get_object_or_404(Verification, pk=pk)
+    return render(request, "audit/_run.html", {"run": found})
+
+
+@login_required
+def bundle(request: HttpRequest) -> HttpResponseBase:
+    """Download an audit bundle (ZIP) with every payload this reader may see."""
+    _require(request, AUDIT_KINDS, _("Bundles are for auditors, regulators and the data "
+                                     "authority."))
+    form = RangeForm(request.GET, prefix="bundle")
+    if not form.is_valid():
+        raise PermissionDenied(_("Bad range."))
+    try:
+        reader = services.bundle_reader(by=person(request))
+        buffer = io.BytesIO()
+        manifest = services.export_bundle(buffer, first=form.cleaned_data["first"],
+                                          last=form.cleaned_data["last"], as_code=reader)
+    except InvalidInput as exc:
+        messages.error(request, exc.message)
+        return redirect("audit:auditor")
+    except DomainError as exc:
+        raise PermissionDenied(exc.message) from None
+    buffer.seek(0)
+    name = f"shulian-bundle-{manifest['from']}-{manifest['to']}.zip"
+    return FileResponse(buffer, as_attachment=True, filename=name,
+                        content_type="application/zip")
+
+
+# --- the regulator's dashboard ---------------------------------------------------------------
+
+
+@dataclass
+class Table:
+    """One table of the dashboard, also downloadable as CSV."""
+
+    name: str
+    title: str
+    headers: list[str]
+    rows: Callable[[], list[list[Any]]]
+
+
+def _local(moment: Any) -> str:
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M") if moment else ""
+
+
+def _tables(who: Any) -> dict[str, Table]:
+    """The dashboard's tables over what ``who`` may see (``policy.visibility``)."""
+    def overdue_requests() -> list[list[Any]]:
+        found = selectors.overdue_requests(who).select_related("requester", "resource__provider")
+        return [[r.pk, r.resource.code, r.requester.name_zh, r.resource.provider.name_zh,
+                 _local(r.due), _local(r.escalated_at)] for r in found]
+
+    def overdue_objections() -> list[list[Any]]:
+        return [[o.pk, o.resource.code, o.resource.provider.name_zh, o.get_state_display(),
+                 _local(o.accept_due if o.state == Objection.State.FILED else o.resolve_due),
+                 _local(o.escalated_at)] for o in selectors.overdue_objections(who)]
+
+    def near_expiry() -> list[list[Any]]:
+        return [[d.pk, d.grant_id, d.grant.resource.code, d.grant.grantee.name_zh,
+                 _local(d.delivered), _local(d.grant.valid_until), d.rows]
+                for d in selectors.deliveries_near_expiry(who)]
+
+    def refusals() -> list[list[Any]]:
+        return [[r["requester__code"], r["requester__name_zh"], r["refusals"],
+                 r["providers"]] for r in selectors.repeated_refusals(who)]
+
+    def unsettled() -> list[list[Any]]:
+        return [[c.size, c.root, _local(c.created), c.cosignatures.count(), ledger.witness_k()]
+                for c in ledger.unsettled_checkpoints()]
+
+    def split_views() -> list[list[Any]]:
+        return [[e.witness, e.checkpoint_size, e.kind, e.reason, _local(e.created)]
+                for e in ledger.split_view_evidence()]
+
+    def turnover() -> list[list[Any]]:
+        names = dict(Participant.objects.values_list("code", "name_zh"))
+        return [[row["seller__code"], names.get(row["seller__code"], ""), row["currency"],
+                 row["orders"], f"{row['total']:.2f}"]
+                for row in selectors.order_totals(who, by="seller")]
+
+    return {t.name: t for t in [
+        Table("overdue-requests", str(gettext_lazy("Overdue sharing requests")),
+              [_("Request"), _("Resource"), _("Requester"), _("Provider"), _("Due"),
+               _("Escalated")], overdue_requests),
+        Table("overdue-objections", str(gettext_lazy("Overdue or escalated objections")),
+              [_("Objection"), _("Resource"), _("Provider"), _("State"), _("Due"),
+               _("Escalated")], overdue_objections),
+        Table("near-expiry", str(gettext_lazy("Deliveries within 3 days of grant expiry")),
+              [_("Delivery"), _("Grant"), _("Resource"), _("Grantee"), _("Delivered"),
+               _("Grant ends"), _("Rows")], near_expiry),
+        Table("refusals", str(gettext_lazy("Repeated refusals (3 or more to one requester)")),
+              [_("Requester code"), _("Requester"), _("Refusals"), _("Providers")], refusals),
+        Table("unsettled", str(gettext_lazy("Unsettled checkpoints older than the threshold")),
+              [_("Size"), _("Root"), _("Sealed"), _("Cosignatures"), _("Needed (k)")],
+              unsettled),
+        Table("split-view", str(gettext_lazy("Witness split-view evidence")),
+              [_("Witness"), _("Checkpoint size"), _("Kind"), _("Reason"), _("Reported")],
+              split_views),
+        Table("turnover", str(gettext_lazy("Settled turnover by seller")),
+              [_("Seller code"), _("Seller"), _("Currency"), _("Orders"), _("Total")],
+              turnover),
+    ]}
+
+
+def _charts(who: Any, days: int) -> dict[str, Any]:
+    today = timezone.localdate()
+    since_day = today - timedelta(days=days - 1)
+    since = timezone.make_aware(datetime.combine(since_day, time.min))
+    deliveries = selectors.daily_series(selectors.deliveries_per_day(who, since), since_day, today,
+                                        "deliveries", "rows")
+    orders = selectors.daily_series(selectors.orders_per_day(who, since), since_day, today,
+                                    "orders")
+    settled = selectors.daily_series(selectors.settlements_per_day(who, since).filter(
+        currency="CNY"), since_day, today, "settled", "amount")
+    requests = selectors.by_state(who, SharingRequest)
+    objections = selectors.by_state(who, Objection)
+    return {
+        "volume": {
+            "title": _("Exchange volume per day"), "x": _("Day"), "y": _("Count"),
+            "labels": deliveries["days"],
+            "series": [{"label": _("Deliveries"), "data": deliveries["deliveries"]},
+                       {"label": _("Orders placed"), "data": orders["orders"]}],
+        },
+        "transactions": {
+            "title": _("Settled transactions per day (CNY)"), "x": _("Day"),
+            "y": _("Amount (CNY)"), "labels": settled["days"],
+            "series": [{"label": _("Settled amount"),
+                        "data": [float(v) for v in settled["amount"]]}],
+        },
+        "requests": {
+            "title": _("Sharing requests by state"), "x": _("State"), "y": _("Requests"),
+            "labels": [str(label) for value, label in SharingRequest.State.choices],
+            "series": [{"label": _("Requests"), "data": [
+                requests.get(value, 0) for value, _label in SharingRequest.State.choices]}],
+        },
+        "objections": {
+            "title": _("Objections by state"), "x": _("State"), "y": _("Objections"),
+            "labels": [str(label) for value, label in Objection.State.choices],
+            "series": [{"label": _("Objections"), "data": [
+                objections.get(value, 0) for value, _label in Objection.State.choices]}],
+        },
+    }
+
+
+@login_required
+def regulator(request: HttpRequest) -> HttpResponse:
+    _require(request, REGULATOR_KINDS, _("The dashboard is for regulators and the data "
+                                         "authority."))
+    days = 30
+    tables: list[dict[str, Any]] = [{"table": t, "rows": t.rows()}
+                                    for t in _tables(request.user).values()]
+    return render(request, "audit/regulator.html", {
+        "section": "regulator", "totals": selectors.totals(request.user), "tables": tables,
+        "charts": _charts(request.user, days), "days": days, "status": ledger.status(),
+        "alerts": sum(1 for t in tables if t["rows"] and t["table"].name != "turnover"),
+    })
+
+
+@login_required
+def regulator_csv(request: HttpRequest, name: str) -> HttpResponse:
+    _require(request, REGULATOR_KINDS, _("Not allowed."))
+    table = _tables(request.user).get(name)
+    if table is None:
+        raise Http404(name)
+    out = io.StringIO()
+    out.write("\ufeff")  # so that spreadsheet programs read the Chinese as UTF-8
+    writer = csv.writer(out)
+    writer.writerow(table.headers)
+    writer.writerows(table.rows())
+    response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="shulian-{name}.csv"'
+    return response
+

@@ -1,0 +1,16 @@
+"""The portal's pages: home, inbox, and each part under its own namespace."""
+
+from django.urls import include, path
+
+from portal import home
+
+urlpatterns = [
+    path("", home.home, name="home"),
+    path("healthz", home.healthz, name="healthz"),
+    path("inbox/", home.inbox, name="inbox"),
+    path("catalogue/", include("portal.urls.catalog", namespace="catalog")),
+    path("workflows/", include("portal.urls.contracts", namespace="contracts")),
+    path("ledger/", include("portal.urls.ledger", namespace="ledger")),
+    path("audit/", include("portal.urls.audit", namespace="audit")),
+    path("participants/", include("portal.urls.operators", namespace="operators")),
+]
