@@ -31,7 +31,7 @@ from audit.checkpoints import (
 from audit.entries import Followed, Progress, checked_entries
 from audit.proofs import consistency_keys
 from audit.report import Failure, Report
-from audit.view import CachedKey, LedgerView, PayloadSource, Prefix, Stored, StoredEntry
+from audit.view import LedgerView, PayloadSource, Prefix, Stored, StoredEntry
 from crypto.sm2 import PublicKey
 from ledger.protocol.checkpoints import Witness, WitnessKey
 from ledger.protocol.format import FormatError
@@ -94,39 +94,46 @@ def _stray_payloads(payloads: object, chain: Chain, report: Report) -> None:
             report.fail(seq, "there is a payload for this seq but no entry", Code.ENTRY)
 
 
-def _differences(cached: CachedKey, position: KeyPosition, first: int, last: int) -> (
+def _facts(position: KeyPosition, *, replaces: bool, last: int) -> dict[str, object]:
+    record = position.record
+    facts: dict[str, object] = {
+        "owner": record.owner, "name": record.name, "use": record.use, "pem": record.pem,
+        "valid_from": record.valid_from, "valid_until": record.valid_until,
+        "registered": position.registered,
+        "ended": position.ended if position.ended is not None and position.ended <= last
+        else None,
+    }
+    if replaces:  # keys.jsonl does not say what a key replaced
+        facts["replaces"] = record.replaces
+    return facts
+
+
+def _differences(cached: KeyPosition, position: KeyPosition, first: int, last: int) -> (
     list[str]
 ):
-    record = position.record
-    said = {"owner": record.owner, "name": record.name, "use": record.use, "pem": record.pem,
-            "valid_from": record.valid_from, "valid_until": record.valid_until,
-            "registered": position.registered, "ended": position.ended}
-    if position.registered >= first:  # keys.jsonl does not say what a key replaced
-        said["replaces"] = record.replaces
-    ended = cached.ended if cached.ended is not None and cached.ended <= last else None
-    have = {"owner": cached.owner, "name": cached.name, "use": cached.use, "pem": cached.pem,
-            "valid_from": cached.valid_from, "valid_until": cached.valid_until,
-            "registered": cached.registered, "ended": ended, "replaces": cached.replaces}
+    replaces = position.registered >= first
+    said = _facts(position, replaces=replaces, last=last)
+    have = _facts(cached, replaces=replaces, last=last)
     return [f"{name} is {have[name]!r} in the cache, {said[name]!r} in the chain"
             for name in said if have[name] != said[name]]
 
 
-def _key_cache(cache: Sequence[CachedKey], keys: KeyState, first: int, last: int,
+def _key_cache(cache: Sequence[KeyPosition], keys: KeyState, first: int, last: int,
                report: Report) -> None:
     """The key cache rows against the key state the entries give (up to ``last``)."""
     seen = set()
     for cached in cache:
+        kid = cached.record.key
         if cached.registered > last:
             continue
-        seen.add(cached.key)
-        position = keys.get(cached.key)
+        seen.add(kid)
+        position = keys.get(kid)
         if position is None:
-            report.fail(cached.registered, f"the key cache holds key {cached.key[:16]}, which "
+            report.fail(cached.registered, f"the key cache holds key {kid[:16]}, which "
                         "no entry registers", Code.KEY_CACHE)
             continue
         for difference in _differences(cached, position, first, last):
-            report.fail(position.registered, f"key {cached.key[:16]}: {difference}",
-                        Code.KEY_CACHE)
+            report.fail(position.registered, f"key {kid[:16]}: {difference}", Code.KEY_CACHE)
     for position in keys:
         if position.record.key not in seen and position.registered <= last:
             report.fail(position.registered, f"key {position.record.key[:16]}, registered by "

@@ -9,6 +9,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
+from ledger.protocol.keystate import KeyPosition
+
 
 @dataclass(frozen=True)
 class Prefix:
@@ -58,23 +60,6 @@ class NodeSource(Protocol):
 
 
 @dataclass(frozen=True)
-class CachedKey:
-    """A row of the ledger's key cache, to compare with the key state the entries give."""
-
-    key: str
-    owner: str
-    name: str
-    use: str
-    pem: str
-    valid_from: str
-    valid_until: str | None
-    replaces: str | None
-    registered: int
-    ended: int | None
-    how: str | None
-
-
-@dataclass(frozen=True)
 class Claim:
     """Someone (a witness) says it cosigned the tree of ``size`` with this ``root`` (hex)."""
 
@@ -91,7 +76,8 @@ class LedgerView:
     PayloadSource. ``keys`` are the ``keys.jsonl`` records: the key state at prefix.size.
     ``sealed``: every entry must be covered by a checkpoint (a bundle); otherwise the
     newest uncovered entries are reported as such, not as a failure (a live ledger).
-    ``nodes``, ``key_cache`` and ``claims`` are what a database adds, to be checked too.
+    ``nodes``, ``key_cache`` (its rows, as key positions) and ``claims`` are what a database
+    adds, to be checked too.
     ``count`` (optional) is the number of entries, for progress bars.
     """
 
@@ -104,5 +90,5 @@ class LedgerView:
     count: int | None = None
     sealed: bool = True
     nodes: NodeSource | None = None
-    key_cache: Sequence[CachedKey] | None = None
+    key_cache: Sequence[KeyPosition] | None = None
     claims: Sequence[Claim] = ()

@@ -13,11 +13,12 @@ from typing import Any
 
 from django.db.models import Q
 
-from audit.view import CachedKey, Claim, LedgerView, Prefix, Stored, StoredEntry
+from audit.view import Claim, LedgerView, Prefix, Stored, StoredEntry
 from crypto.canonical import parse
 from ledger import conf, keystore, selectors, store
 from ledger.models import Checkpoint, Entry, LedgerKey, MerkleNode, Payload
 from ledger.protocol.format import format_time
+from ledger.protocol.keystate import KeyPosition
 from ledger.protocol.merkle import aligned_subtrees
 
 Readable = Callable[[Payload], bool]
@@ -113,17 +114,12 @@ class DatabaseNodes:
         return MerkleNode.objects.filter(query).count()
 
 
-def key_cache() -> list[CachedKey]:
-    """Every row of the key cache."""
+def key_cache() -> list[KeyPosition]:
+    """Every row of the key cache, as the key position it claims."""
     return [
-        CachedKey(
-            key=row.key_id, owner=row.owner, name=row.name, use=row.use, pem=row.pem,
-            valid_from=format_time(row.valid_from),
-            valid_until=format_time(row.valid_until) if row.valid_until else None,
-            replaces=row.replaces or None, registered=row.registered_seq,
-            ended=row.end.seq if hasattr(row, "end") else None,
-            how=row.end.how if hasattr(row, "end") else None,
-        )
+        KeyPosition(keystore.row_record(row), row.registered_seq,
+                    row.end.seq if hasattr(row, "end") else None,
+                    row.end.how if hasattr(row, "end") else None)
         for row in LedgerKey.objects.select_related("end").order_by("registered_seq")
     ]
 

@@ -24,17 +24,21 @@ from ledger.protocol.records import KEY_KINDS, KeyRecord
 _RECORDS: dict[str, KeyRecord] = {}
 
 
+def row_record(row: LedgerKey) -> KeyRecord:
+    """The key record a cache row says, read afresh (to check the row, not to trust it)."""
+    return KeyRecord(
+        key=row.key_id, owner=row.owner, name=row.name, use=row.use, pem=row.pem,
+        valid_from=format_time(row.valid_from),
+        valid_until=format_time(row.valid_until) if row.valid_until else None,
+        replaces=row.replaces or None,
+    )
+
+
 def record_of(row: LedgerKey) -> KeyRecord:
-    """The key record a cache row mirrors (cached per key id)."""
+    """The key record a cache row mirrors (kept per key id, parsed key included)."""
     found = _RECORDS.get(row.key_id)
     if found is None:
-        found = KeyRecord(
-            key=row.key_id, owner=row.owner, name=row.name, use=row.use, pem=row.pem,
-            valid_from=format_time(row.valid_from),
-            valid_until=format_time(row.valid_until) if row.valid_until else None,
-            replaces=row.replaces or None,
-        )
-        _RECORDS[row.key_id] = found
+        found = _RECORDS[row.key_id] = row_record(row)
     return found
 
 
