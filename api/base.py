@@ -14,11 +14,7 @@ from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import generics, serializers
-from rest_framework.authentication import (
-    BaseAuthentication,
-    SessionAuthentication,
-    TokenAuthentication,
-)
+from rest_framework.authentication import BaseAuthentication, SessionAuthentication
 from rest_framework.parsers import BaseParser
 from rest_framework.permissions import IsAuthenticatedOrReadOnly
 from rest_framework.request import Request
@@ -26,6 +22,7 @@ from rest_framework.response import Response
 from rest_framework.schemas.inspectors import ViewInspector
 from rest_framework.views import APIView
 
+from accounts.authentication import TokenAuthentication
 from kernel.api import errors
 from kernel.drf import JSONParser
 from kernel.errors import InvalidInput
@@ -101,8 +98,7 @@ def acting_participant(request: Request) -> Participant | None:
     code = request.headers.get("X-Participant") or request.query_params.get("as")
     if not code:
         return None
-    found = None if "\x00" in code else Participant.objects.filter(
-        code=code.strip().upper()).first()
+    found = Participant.objects.filter(code=code.strip().upper()).first()
     if found is None:
         raise InvalidInput("X-Participant", f"no participant {code}")
     return found

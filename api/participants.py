@@ -34,7 +34,7 @@ from api.base import (
     with_actions,
     written,
 )
-from kernel.api import errors, no_nul, order_by, orderings
+from kernel.api import errors, order_by, orderings
 from kernel.errors import InvalidInput, NotPermitted
 from ledger import keystore
 from ledger.api import KeySerializer
@@ -222,7 +222,7 @@ class UploadKeySerializer(Input):
 def participant_of(request: Request, code: str) -> Participant:
     """The participant named in the URL, if the reader may see it (404 otherwise)."""
     return visibility.one(request.user, Participant, "participant",
-                          code=no_nul(code).upper())
+                          code=code.upper())
 
 
 def participant_written(request: Request, participant: Participant,

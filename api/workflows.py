@@ -22,7 +22,6 @@ from drf_spectacular.utils import (
     extend_schema,
 )
 from rest_framework import serializers
-from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -52,7 +51,7 @@ from contracts.models import (
     SharingRequest,
 )
 from kernel.api import errors, order_by, orderings
-from kernel.drf import JSONParser
+from kernel.drf import JSONParser, MultiPartParser
 from kernel.errors import InvalidInput, NotFound
 from kernel.uploads import read_upload
 from ledger import services as ledger
@@ -78,7 +77,7 @@ def by_id(query: QuerySet[Any], pk: Any, what: str) -> Any:
 
 
 def by_code(query: QuerySet[Any], code: str, what: str) -> Any:
-    found = None if "\x00" in code else query.filter(code=code).first()
+    found = query.filter(code=code).first()
     if found is None:
         raise NotFound(f"no {what} {code}")
     return found
@@ -87,14 +86,14 @@ def by_code(query: QuerySet[Any], code: str, what: str) -> Any:
 def participant_field(code: str | None, field: str) -> Participant | None:
     if not code:
         return None
-    found = None if "\x00" in code else Participant.objects.filter(code=code.upper()).first()
+    found = Participant.objects.filter(code=code.upper()).first()
     if found is None:
         raise InvalidInput(field, f"no participant {code}")
     return found
 
 
 def resource_field(user: Any, code: str, field: str = "resource") -> DataResource:
-    found = None if "\x00" in code else visibility.resources(user).filter(code=code).first()
+    found = visibility.resources(user).filter(code=code).first()
     if found is None:
         raise InvalidInput(field, f"no resource {code}")
     return found
@@ -871,7 +870,7 @@ class OrderListView(OrderListBase):  # type: ignore[valid-type,misc]
         form = OrderInput(data=request.data)
         form.is_valid(raise_exception=True)
         code = form.validated_data["product"]
-        product = None if "\x00" in code else DataProduct.objects.filter(code=code).first()
+        product = DataProduct.objects.filter(code=code).first()
         if product is None:
             raise InvalidInput("product", f"no product {code}")
         made = services.place_order(by=request.user, product=product,

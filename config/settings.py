@@ -7,22 +7,30 @@ Embedded default (no variables set): SQLite in WAL mode under ``$SHULIAN_DATA_DI
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 
-from kernel.secrets import load_or_create_secret
+from kernel.secrets import load_or_create_secret, private_dir, private_file
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-DATA_DIR = Path(os.environ.get("SHULIAN_DATA_DIR", BASE_DIR / "var")).resolve()
-DATA_DIR.mkdir(parents=True, exist_ok=True)
+# The embedded default's data (database, keys, secrets) is for this user alone: 0700/0600.
+DATA_DIR = private_dir(Path(os.environ.get("SHULIAN_DATA_DIR", BASE_DIR / "var")).resolve())
 
 
 def _env_bool(name: str, default: bool = False) -> bool:
     return os.environ.get(name, str(default)).strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name, "").strip() or default)
+
+
 DEBUG = _env_bool("SHULIAN_DEBUG")
+# Production mode: served over HTTPS (behind a proxy that terminates TLS, see README
+# "Production"): Secure cookies, HSTS and the redirect to https.
+SHULIAN_HTTPS = _env_bool("SHULIAN_HTTPS")
 SECRET_KEY = os.environ.get("SHULIAN_SECRET_KEY") or load_or_create_secret(
     DATA_DIR / "secret_key", nbytes=48
 )
@@ -80,6 +88,8 @@ ALLOWED_HOSTS = [
 ]
 
 INSTALLED_APPS = [
+    # Before django.contrib.auth: its createsuperuser (with the password rules) wins.
+    "accounts",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -87,7 +97,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
+    "axes",
+    "csp",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "guardian",
@@ -102,6 +114,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "kernel.edge.InputPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -110,6 +124,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: it turns a lockout signalled during authentication into its response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -132,10 +148,10 @@ TEMPLATES = [
     }
 ]
 
-_default_db = f"sqlite:///{DATA_DIR / 'db.sqlite3'}"
 DATABASES = {
     "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL", _default_db), conn_max_age=60
+        os.environ.get("DATABASE_URL") or f"sqlite:///{private_file(DATA_DIR / 'db.sqlite3')}",
+        conn_max_age=60,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -154,10 +170,58 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [
+    # First: refuses every password check of a locked-out account or address.
+    "accounts.lockout.LockoutBackend",
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
 ANONYMOUS_USER_NAME = None
+
+# Every way a password is set (the application form, password changes, the admin,
+# createsuperuser, changepassword, accounts.passwords) checks these.
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+     "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# Failed sign-ins (django-axes, accounts.lockout): after SHULIAN_LOGIN_FAILURES failures
+# for one account, or from one address, every password check for it is refused for
+# SHULIAN_LOGIN_LOCKOUT_MINUTES after the last failure (429 with Retry-After).
+AXES_FAILURE_LIMIT = _env_int("SHULIAN_LOGIN_FAILURES", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=_env_int("SHULIAN_LOGIN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.locked_out_response"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_VERBOSE = False
+# Behind SHULIAN_PROXIES trusted reverse proxies the client is the address they name.
+SHULIAN_PROXIES = _env_int("SHULIAN_PROXIES", 0)
+AXES_IPWARE_PROXY_COUNT = SHULIAN_PROXIES or None
+AXES_IPWARE_META_PRECEDENCE_ORDER = (
+    ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if SHULIAN_PROXIES else ["REMOTE_ADDR"])
+
+# API tokens (django-rest-knox): stored as SHA-512 digests, valid SHULIAN_TOKEN_HOURS.
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(hours=_env_int("SHULIAN_TOKEN_HOURS", 10)),
+    "AUTH_HEADER_PREFIX": "Token",
+    "AUTO_REFRESH": False,
+}
+
+# The throttles' counters, and the cache of every process: one directory for the processes
+# of the embedded default; SHULIAN_CACHE_URL (redis://...) for several machines.
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+         "LOCATION": os.environ["SHULIAN_CACHE_URL"]}
+        if os.environ.get("SHULIAN_CACHE_URL") else
+        {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+         "LOCATION": str(private_dir(DATA_DIR / "cache"))}
+    )
+}
 
 LANGUAGE_CODE = os.environ.get("SHULIAN_LANGUAGE", "zh-hans")
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
@@ -178,21 +242,66 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
+CSRF_FAILURE_VIEW = "kernel.edge.csrf_failure"
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
+
+# --- headers, cookies and production mode (SHULIAN_HTTPS) --------------------------------
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = 60 * 60 * 10
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SHULIAN_HTTPS
+SECURE_SSL_REDIRECT = SHULIAN_HTTPS
+SECURE_HSTS_SECONDS = 60 * 60 * 24 * 365 if SHULIAN_HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_PRELOAD = SHULIAN_HTTPS
+# The proxy in front terminates TLS and says so (docs/nginx.conf); trusted only then.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if SHULIAN_HTTPS else None
+# /healthz answers the proxy's and the scripts' plain-http probes on loopback.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+
+# Content Security Policy (django-csp): nothing inline, nothing from elsewhere; htmx is
+# configured without eval (portal/templates/base.html).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
     ],
+    # Per signed-in user, per address for anonymous clients; writes and sign-ins have
+    # their own, lower budgets (kernel.drf). 429 with Retry-After when spent.
+    "DEFAULT_THROTTLE_CLASSES": ["kernel.drf.ReadThrottle", "kernel.drf.WriteThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "read": os.environ.get("SHULIAN_THROTTLE_READ", "600/min"),
+        "write": os.environ.get("SHULIAN_THROTTLE_WRITE", "120/min"),
+        "login": os.environ.get("SHULIAN_THROTTLE_LOGIN", "20/min"),
+    },
+    "NUM_PROXIES": SHULIAN_PROXIES,
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_PAGINATION_CLASS": "kernel.drf.Pagination",
     "PAGE_SIZE": 25,
     "EXCEPTION_HANDLER": "kernel.api.exception_handler",
-    "DEFAULT_PARSER_CLASSES": ["kernel.drf.JSONParser", "rest_framework.parsers.FormParser",
-                               "rest_framework.parsers.MultiPartParser"],
+    "DEFAULT_PARSER_CLASSES": ["kernel.drf.JSONParser", "kernel.drf.FormParser",
+                               "kernel.drf.MultiPartParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer",
                                  "rest_framework.renderers.BrowsableAPIRenderer"],
 }

@@ -2,14 +2,26 @@
 
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+
+from portal import account
+
+# Django's own error answers are JSON under /api/ (kernel.edge).
+handler400 = "kernel.edge.bad_request"
+handler403 = "kernel.edge.permission_denied"
+handler404 = "kernel.edge.not_found"
+handler500 = "kernel.edge.server_error"
 
 urlpatterns = [
     path("", include("portal.urls")),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("accounts/password_change/", account.PasswordChange.as_view(),
+         name="password_change"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/v1/", include("api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # The split view serves Swagger UI's start-up script as a file: no inline script.
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"),
+         name="api-docs"),
 ]

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import User as Person
 from django.db import transaction
 
@@ -63,6 +64,20 @@ USER_VALUER = "valuer"
 def password(username: str) -> str:
     """The demo password of a demo user (never use demo data in production)."""
     return f"demo-{username}"
+
+
+def demo_user(username: str) -> Person:
+    """A new demo account with its published password ``demo-<username>``.
+
+    DEMO ONLY: these passwords are printed for anyone to use and most are shorter than the
+    12 characters ``AUTH_PASSWORD_VALIDATORS`` require, so the hash is written directly
+    instead of through ``set_password`` (which ``accounts.passwords.guard`` validates on
+    every other path). ``load_demo`` refuses to run in production mode (SHULIAN_HTTPS).
+    """
+    user = get_user_model().objects.create_user(username=username, password=None)
+    user.password = make_password(password(username))
+    user.save(update_fields=["password"])
+    return user
 
 
 @dataclass(frozen=True)
@@ -162,7 +177,7 @@ def _user(username: str) -> tuple[Person, bool]:
     found = users.objects.filter(username=username).first()
     if found is not None:
         return found, False
-    return users.objects.create_user(username=username, password=password(username)), True
+    return demo_user(username), True
 
 
 def _department(spec: DemoParticipant, by: Participant | None) -> tuple[Participant, bool]:

@@ -293,7 +293,7 @@ def _citizen() -> str:
     users = get_user_model()
     if users.objects.filter(username=CITIZEN).exists():
         return f"  exists     user {CITIZEN} (a data subject, no participant)"
-    users.objects.create_user(username=CITIZEN, password=people.password(CITIZEN))
+    people.demo_user(CITIZEN)
     return (f"  created    user {CITIZEN} / {people.password(CITIZEN)} "
             "(a data subject, no participant; DEMO-ONLY password)")
 

@@ -2,16 +2,18 @@
 body, the exception handler, OpenAPI error responses, query parameters and ordering.
 
 Errors are always JSON: ``{"error": {"status": 400, "message": "...", "fields":
-{"field": ["reason"]}}}``. Domain errors map to 400/403/404/409; nothing a client sends
-can produce a 500.
+{"field": ["reason"]}}}``. Domain errors map to 400/403/404/409/429; nothing a client sends
+can produce a 500, and a failure of the server's own (a database error) is a JSON 500 too.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any, TypeVar
 
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DatabaseError
 from django.db.models import Model, QuerySet
 from django.http import Http404
 from drf_spectacular.utils import inline_serializer
@@ -19,17 +21,13 @@ from rest_framework import exceptions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
 
-from kernel.errors import DomainError, InvalidInput, NotFound
+from kernel.edge import error_body as _body
+from kernel.errors import DomainError, InvalidInput, TooManyAttempts
 
 M = TypeVar("M", bound=Model)
-
-
-def _body(status: int, message: str, fields: dict[str, list[str]] | None = None) -> dict[str, Any]:
-    error: dict[str, Any] = {"status": status, "message": message}
-    if fields:
-        error["fields"] = fields
-    return {"error": error}
+log = logging.getLogger("shulian.api")
 
 
 def _flatten(detail: Any, prefix: str = "") -> dict[str, list[str]]:
@@ -56,6 +54,14 @@ def _flatten(detail: Any, prefix: str = "") -> dict[str, list[str]]:
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, InvalidInput):
         return Response(_body(400, exc.message, {exc.field: [exc.reason]}), status=400)
+    if isinstance(exc, TooManyAttempts):
+        return Response(_body(exc.status, exc.message), status=exc.status,
+                        headers={"Retry-After": str(exc.retry_after)})
+    if isinstance(exc, DatabaseError):
+        # Ours, not the client's: logged with its traceback, answered without details.
+        log.error("database error in %s", context.get("view"), exc_info=exc)
+        set_rollback()
+        return Response(_body(500, "internal server error"), status=500)
     if isinstance(exc, DomainError):
         return Response(_body(exc.status, exc.message), status=exc.status)
     if isinstance(exc, DjangoValidationError):
@@ -128,8 +134,3 @@ def order_by(query: QuerySet[M], ordering: str | None, fields: dict[str, str],
     return query.order_by(f"-{field}" if descending else field, "pk")
 
 
-def no_nul(value: str) -> str:
-    """A path code with a NUL character names nothing (and PostgreSQL refuses NUL)."""
-    if "\x00" in value:
-        raise NotFound("no such object")
-    return value

@@ -42,3 +42,14 @@ class IllegalTransition(DomainError):
     """The object's state does not allow this action; nothing was changed (HTTP 409)."""
 
     status = 409
+
+
+class TooManyAttempts(DomainError):
+    """Refused for now (a lockout, a spent budget): try again in ``retry_after`` seconds
+    (HTTP 429 with Retry-After)."""
+
+    status = 429
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -10,6 +10,7 @@ from typing import Any
 from django.contrib.auth.models import Group
 from django.db import transaction
 
+from accounts import passwords
 from crypto.sm3 import sm3_hex
 from kernel.errors import InvalidInput, NotPermitted
 from kernel.states import Machine, Transition
@@ -76,12 +77,16 @@ def _payload(participant: Participant, **extra: Any) -> dict[str, Any]:
     }
 
 
-def _clean(*, code: str, name_zh: str, kind: str, merchant_type: str,
-           service_type: str) -> str:
+def _valid_code(code: str) -> str:
     try:
-        code = uscc.validate(code)
+        return uscc.validate(code)
     except uscc.USCCError as exc:
         raise InvalidInput("code", f"not a valid unified social credit code: {exc}") from None
+
+
+def _clean(*, code: str, name_zh: str, kind: str, merchant_type: str,
+           service_type: str) -> str:
+    code = _valid_code(code)
     if not name_zh.strip():
         raise InvalidInput("name_zh", "is required")
     if kind not in Kind.values:
@@ -151,6 +156,21 @@ def apply_for_admission(*, code: str, name_zh: str, kind: str, name_en: str = ""
         ledger.record(actor=code, kind="operators.registration.applied",
                       subject=subject(participant), payload=_payload(participant))
     return participant
+
+
+def apply_with_account(*, password: str, code: str, **application: Any) -> Participant:
+    """A visitor applies for its company and opens the account that acts for it, as its
+    administrator. The account's username is the company's unified social credit code (as
+    legal-person accounts sign in on government service platforms): a code not registered
+    yet, so nobody learns from the answer whether some account exists. The account and the
+    application are made together or not at all."""
+    checked = _valid_code(code)
+    if passwords.username_taken(checked):
+        raise InvalidInput("code", f"{checked} is already registered")
+    passwords.check(password, username=checked)
+    with transaction.atomic():
+        user = passwords.create_account(username=checked, password=password)
+        return apply_for_admission(code=checked, applicant=user, **application)
 
 
 RECORDED: Recorded[Participant] = Recorded(

@@ -163,7 +163,7 @@ def can_read(who: Who, obj: Model) -> bool:
 def one(who: Who, model: type[Model], what: str, **lookup: Any) -> Any:
     """The visible object matching ``lookup``; NotFound (as if missing) otherwise."""
     value = next(iter(lookup.values()))
-    found = None if "\x00" in str(value) else visible(who, model).filter(**lookup).first()
+    found = visible(who, model).filter(**lookup).first()
     if found is None:
         raise NotFound(f"no {what} {value}")
     return found

@@ -53,18 +53,21 @@ def post_only(view: View) -> View:
 
 
 def run(request: HttpRequest, call: Callable[[], Any], done: str,
-        form: forms.Form | None = None) -> Any | None:
+        form: forms.Form | None = None, *others: forms.Form) -> Any | None:
     """Call a service; on success flash ``done`` and return its result. A domain error
-    becomes a field error on ``form`` (InvalidInput naming one of its fields) or an error
-    message; NotFound is re-raised (a 404). Returns None when the service refused."""
+    becomes a field error on ``form`` or one of ``others`` (InvalidInput naming one of
+    their fields), else an error on ``form``, or an error message; NotFound is re-raised
+    (a 404). Returns None when the service refused."""
     try:
         result = call()
     except NotFound:
         raise
     except InvalidInput as exc:
         target = exc.field.split("[")[0].split(".")[0]
-        if form is not None and target in form.fields:
-            form.add_error(target, exc.reason)
+        owner = next((f for f in (form, *others) if f is not None and target in f.fields),
+                     None)
+        if owner is not None:
+            owner.add_error(target, exc.reason)
         elif form is not None:
             form.add_error(None, exc.message)
         else:

@@ -7,12 +7,8 @@ from collections.abc import Callable
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth import get_user_model, login
+from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.models import User as Person
-from django.contrib.auth.password_validation import validate_password
-from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -39,6 +35,7 @@ from portal.pages import (
     dispatch,
     page_view,
     paginate,
+    person,
     post_only,
     reason_field,
     run,
@@ -175,51 +172,34 @@ class ApplicationForm(forms.Form):
 
 
 class AccountForm(forms.Form):
-    username = forms.CharField(label=gettext_lazy("Username"), max_length=150)
-    password = forms.CharField(label=gettext_lazy("Password"), widget=forms.PasswordInput)
-
-    def clean_username(self) -> str:
-        name = str(self.cleaned_data["username"]).strip()
-        if get_user_model().objects.filter(username=name).exists():
-            raise ValidationError(_("This username is taken."))
-        return name
-
-    def clean_password(self) -> str:
-        password = str(self.cleaned_data["password"])
-        validate_password(password)
-        return password
+    password = forms.CharField(
+        label=gettext_lazy("Password"), widget=forms.PasswordInput, strip=False,
+        help_text=gettext_lazy("At least 12 characters, not a common password, not all "
+                               "digits. You will sign in with the company's unified social "
+                               "credit code as your username."))
 
 
 def apply(request: HttpRequest) -> HttpResponse:
-    """A company applies for admission; a visitor creates the account that acts for it."""
-    anonymous = not request.user.is_authenticated
+    """A company applies for admission; a visitor opens the account that acts for it (its
+    username is the company's code: ``operators.services.apply_with_account``)."""
     form = ApplicationForm(request.POST or None)
-    account = AccountForm(request.POST or None, prefix="account") if anonymous else None
+    account = None if request.user.is_authenticated else AccountForm(
+        request.POST or None, prefix="account")
     if request.method == "POST" and form.is_valid() and (account is None or account.is_valid()):
         data = dict(form.cleaned_data)
-        try:
-            with transaction.atomic():
-                user = request.user if account is None else None
-                if account is not None:
-                    user = get_user_model().objects.create_user(
-                        username=account.cleaned_data["username"],
-                        password=account.cleaned_data["password"])
-                assert isinstance(user, Person)
-                participant = run(request, lambda: services.apply_for_admission(
-                    applicant=user, **data), _("Application recorded on the ledger. The data "
-                                               "authority will review it."), form)
-                if participant is None:
-                    raise _Rollback
-        except _Rollback:
-            pass
+        done = _("Application recorded on the ledger. The data authority will review it.")
+        if account is None:
+            participant = run(request, lambda: services.apply_for_admission(
+                applicant=person(request), **data), done, form)
         else:
-            if account is not None:
-                login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            password = account.cleaned_data["password"]
+            participant = run(request, lambda: services.apply_with_account(
+                password=password, **data), done, form, account)
+            if participant is not None:
+                login(request, participant.memberships.get().user,
+                      backend="django.contrib.auth.backends.ModelBackend")
+        if participant is not None:
             return redirect(reverse("operators:detail", args=[participant.code]))
     return render(request, "operators/apply.html", {
         "section": "participants", "form": form, "account": account,
     })
-
-
-class _Rollback(Exception):
-    """Undo the new account when the application is refused."""

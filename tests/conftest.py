@@ -79,3 +79,12 @@ def triggers_lifted():
             triggers.install(connection)
 
     return lifted
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Each test starts with the throttles' budgets full (the cache holds their counters)."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield

@@ -14,7 +14,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ["config", "demo", "api", "portal", "audit", "policy", "contracts", "catalog",
-            "operators", "ledger", "crypto", "kernel"]
+            "operators", "ledger", "accounts", "crypto", "kernel"]
 BIN = Path(sys.executable).parent
 
 

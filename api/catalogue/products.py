@@ -7,7 +7,6 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 from drf_spectacular.utils import OpenApiExample, extend_schema
-from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -28,7 +27,8 @@ from api.participants import ReasonSerializer
 from catalog import selectors
 from catalog.models import Certificate, DataProduct, ProductStatus
 from contracts import products
-from kernel.api import errors, no_nul, order_by
+from kernel.api import errors, order_by
+from kernel.drf import MultiPartParser
 from kernel.uploads import read_upload
 from ledger.models import Entry
 
@@ -37,7 +37,7 @@ PRODUCT_ORDER = {"code": "code", "name": "name", "price": "price", "updated": "u
 
 def product_of(request: Request, code: str) -> DataProduct:
     """The product named in the URL, if the user may see it (404 otherwise)."""
-    return selectors.product(request.user, no_nul(code))
+    return selectors.product(request.user, code)
 
 
 def product_written(request: Request, product: DataProduct, *, appended: bool,

@@ -6,7 +6,6 @@ from typing import Any
 
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
-from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -35,8 +34,8 @@ from catalog.models import (
     ResourceVersion,
 )
 from crypto.canonical import parse
-from kernel.api import errors, no_nul, order_by
-from kernel.drf import Pagination
+from kernel.api import errors, order_by
+from kernel.drf import MultiPartParser, Pagination
 from kernel.errors import NotFound
 from kernel.uploads import read_upload
 from ledger import selectors as ledger_selectors
@@ -48,7 +47,7 @@ MAX_VERSION = 2**31 - 1
 
 def resource_of(request: Request, code: str) -> DataResource:
     """The resource named in the URL, if the user may see it (404 otherwise)."""
-    return selectors.resource(request.user, no_nul(code))
+    return selectors.resource(request.user, code)
 
 
 def resource_written(request: Request, resource: DataResource, *, appended: bool,

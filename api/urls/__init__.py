@@ -1,13 +1,16 @@
 """The REST API's routes (under /api/v1/)."""
 
 from django.urls import include, path
-from rest_framework.authtoken.views import obtain_auth_token
 
-from api import ledger
+from api import auth, ledger
 from api.urls.audit import regulator_urlpatterns
 
 urlpatterns = [
-    path("auth/token/", obtain_auth_token, name="api-token"),
+    path("auth/token/", auth.TokenView.as_view(), name="api-token"),
+    path("auth/tokens/", auth.TokenListView.as_view(), name="api-tokens"),
+    path("auth/tokens/<str:id>/", auth.TokenDetailView.as_view(), name="api-token-detail"),
+    path("auth/logout/", auth.LogoutView.as_view(), name="api-logout"),
+    path("auth/logout-all/", auth.LogoutAllView.as_view(), name="api-logout-all"),
     path("ledger/entries/<int:seq>/payload/", ledger.PayloadView.as_view(),
          name="api-ledger-payload"),
     path("ledger/", include("ledger.api_urls")),

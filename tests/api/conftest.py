@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from accounts import tokens
 from catalog import access, quality
 from catalog import services as catalog
 from catalog.models import Category, DataResource
@@ -118,7 +118,7 @@ def build_world() -> World:
     world = World()
     users = {role: _user(f"api-{role}") for role in ROLES}
     world.usernames = {role: user.get_username() for role, user in users.items()}
-    world.tokens = {role: Token.objects.create(user=user).key for role, user in users.items()}
+    world.tokens = {role: tokens.issue(user=user).token for role, user in users.items()}
 
     authority = operators.register_department(code=code_for(1, Kind.AUTHORITY),
                                               name_zh="市大数据局", name_en="Data Bureau",

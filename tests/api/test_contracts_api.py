@@ -242,7 +242,8 @@ def test_agreement_errors(api: Api, w: World) -> None:
     )
     error(response, 403)
     error(api.anon.post(f"{V}agreements/", {}, format="json"), 401)
-    error(api.as_("authority").post(f"{V}agreements/NOPE\x00/sign/"), 404)
+    assert "code" in error(api.as_("authority").post(f"{V}agreements/NOPE\x00/sign/"), 400)[
+        "fields"]
 
 
 # --- grants and deliveries -----------------------------------------------------------------

@@ -104,7 +104,7 @@ def test_contacts_only_for_members_the_authority_and_regulators(api: Api, role: 
         assert body["contact_email"] == "merchant@example.com"
 
 
-@pytest.mark.parametrize("code", ["91110108MA00000000", "nope", "%00", "x" * 500])
+@pytest.mark.parametrize("code", ["91110108MA00000000", "nope", "x" * 500])
 def test_unknown_participant_is_404(api: Api, code: str) -> None:
     response = api.anon.get(f"{P}{code}/")
     assert response.status_code == 404

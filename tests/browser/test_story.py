@@ -52,7 +52,7 @@ OBJECTED = "食品经营许可证信息"  # SCJG-003, open, by the market regula
 
 COMPANY = "榕链数据应用有限公司"
 COMPANY_CODE = uscc.make("91", "350100", "MA2YT001")
-USERNAME, PASSWORD = "rongchain", "Rongchain-2026-browser"
+PASSWORD = "Rongchain-2026-browser"
 ROWS = "3215"
 COMPLAINT = "本人经营的餐饮店已于上月办理许可证延续，目录中有效期仍为旧日期。"
 REVISED = "食品经营许可证的核发、变更、延续与注销信息（已按异议核实更正有效期）"
@@ -171,7 +171,6 @@ def admission(story: Story) -> None:
     page.fill("#id_contact_phone", "0591-86001234")
     page.fill("#id_contact_email", "lin@rongchain.example.com")
     page.fill("#id_address", "福州市鼓楼区软件大道89号")
-    page.fill("#id_account-username", USERNAME)
     page.fill("#id_account-password", PASSWORD)
     story.shots(page, "company-applies")
     page.get_by_role("button", name="提交申请").click()
@@ -194,7 +193,7 @@ def admission(story: Story) -> None:
     story.shots(authority.page, "authority-admits")
 
     page.locator(".userbox").get_by_role("button", name="退出").click()
-    company.sign_in(USERNAME, PASSWORD)
+    company.sign_in(COMPANY_CODE, PASSWORD)  # a company's account signs in with its code
     story.shots(page, "company-signs-in")
 
 

@@ -1,0 +1,16 @@
+from django.apps import AppConfig
+
+
+class AccountsConfig(AppConfig):
+    name = "accounts"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from django.contrib.auth import get_user_model
+        from django.db.models.signals import pre_save
+
+        from accounts import passwords, tokens
+
+        pre_save.connect(passwords.guard, sender=get_user_model(),
+                         dispatch_uid="accounts.passwords.guard")
+        tokens.connect()

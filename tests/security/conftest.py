@@ -1,0 +1,23 @@
+"""Fixtures of the security tests: accounts with strong passwords, and clients that come
+from a given address."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from accounts import passwords
+
+PASSWORD = "Correct-Horse-Battery-9"
+
+
+@pytest.fixture
+def account(db: None) -> Any:
+    return passwords.create_account(username="alice", password=PASSWORD)
+
+
+def from_address(address: str, **kwargs: Any) -> Client:
+    """A test client whose requests come from ``address``."""
+    return Client(REMOTE_ADDR=address, **kwargs)
