@@ -4,14 +4,14 @@ imports."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from rest_framework import exceptions, parsers, throttling
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 
-from kernel.edge import check_json
+from kernel.edge import check_json, unstorable_reason
 from kernel.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -41,13 +41,19 @@ def _check(data: Any) -> None:
         raise exceptions.ValidationError({error.field: [error.reason]}) from None
 
 
+def _check_fields(fields: Iterable[tuple[str, list[str]]]) -> None:
+    """Form fields by name (one name may carry several values)."""
+    _check({name: value for name, values in fields for value in values
+            if unstorable_reason(name) or unstorable_reason(value)})
+
+
 class FormParser(parsers.FormParser):
     """DRF's form parser, with the same check of every field as :class:`JSONParser`."""
 
     def parse(self, stream: Any, media_type: str | None = None,
               parser_context: Mapping[str, Any] | None = None) -> Any:
         data = super().parse(stream, media_type, parser_context)
-        _check(dict(data.lists()))
+        _check_fields(data.lists())
         return data
 
 
@@ -57,8 +63,9 @@ class MultiPartParser(parsers.MultiPartParser):
     def parse(self, stream: Any, media_type: str | None = None,
               parser_context: Mapping[str, Any] | None = None) -> Any:
         parsed = super().parse(stream, media_type, parser_context)
-        _check(dict(parsed.data.lists()))
-        _check({name: [f.name or "" for f in files] for name, files in parsed.files.lists()})
+        _check_fields(parsed.data.lists())
+        _check_fields((name, [f.name or "" for f in files]) for name, files in
+                      parsed.files.lists())
         return parsed
 
 

@@ -113,8 +113,9 @@ def _refusal(request: HttpRequest, error: InvalidInput) -> HttpResponse:
     if is_api(request):
         return error_response(error)
     try:
+        # Without the request: no context processor may touch the session or the user.
         body: str = loader.render_to_string("400.html", {"field": error.field,
-                                                         "reason": error.reason}, request)
+                                                         "reason": error.reason})
     except TemplateDoesNotExist:
         body = f"{error.field}: {error.reason}"
     return HttpResponseBadRequest(body)

@@ -183,16 +183,16 @@ class CheckpointList(generics.ListAPIView):  # type: ignore[type-arg]
 
 
 class CheckpointNote(APIView):
-    """A checkpoint as its signed-note text (text/plain), or the latest one."""
+    """A checkpoint as its signed-note text (text/plain): of a tree size, or the latest."""
 
     @extend_schema(responses={(200, "text/plain"): OpenApiTypes.STR, **errors(404)})
-    def get(self, request: Request, size: str) -> HttpResponse:
-        if size == "latest":
+    def get(self, request: Request, size: int | None) -> HttpResponse:
+        if size is None:
             checkpoint = selectors.latest_checkpoint()
         else:
-            checkpoint = Checkpoint.objects.filter(size=int(size)).first()
+            checkpoint = Checkpoint.objects.filter(size=size).first()
         if checkpoint is None:
-            raise NotFound(f"no checkpoint {size}")
+            raise NotFound(f"no checkpoint {'latest' if size is None else size}")
         return HttpResponse(selectors.checkpoint_note(checkpoint),
                             content_type="text/plain; charset=utf-8")
 

@@ -12,7 +12,9 @@ urlpatterns = [
     path("proofs/consistency/", api.ConsistencyProofView.as_view(),
          name="api-ledger-consistency"),
     path("checkpoints/", api.CheckpointList.as_view(), name="api-ledger-checkpoints"),
-    path("checkpoints/<str:size>/note/", api.CheckpointNote.as_view(),
+    path("checkpoints/latest/note/", api.CheckpointNote.as_view(), {"size": None},
+         name="api-ledger-latest-checkpoint-note"),
+    path("checkpoints/<int:size>/note/", api.CheckpointNote.as_view(),
          name="api-ledger-checkpoint-note"),
     path("keys/", api.KeyList.as_view(), name="api-ledger-keys"),
 ]

@@ -1,0 +1,197 @@
+"""One input policy at the edge, on SQLite and PostgreSQL alike: text the databases cannot
+store (NUL, a lone surrogate) is a 400 naming where it was, in every path parameter of every
+route, in query parameters, form fields, headers, cookies, JSON strings and keys and the
+statements clients sign; a malformed or out-of-range path parameter is a 404; every API
+error is JSON, a database error included (a JSON 500)."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from accounts import passwords, tokens
+from tests.api.conftest import World, w, world  # noqa: F401 (the API tests' world)
+from tests.security.conftest import PASSWORD
+
+NUL = "a\x00b"
+SURROGATE = "a\ud800b"
+HUGE = str(2**63)
+
+
+def routes(patterns: Any = None, prefix: str = "") -> Iterator[str]:
+    """Every route as a template, e.g. ``api/v1/participants/<str:code>/keys/``."""
+    for entry in patterns if patterns is not None else get_resolver().url_patterns:
+        route = str(entry.pattern)
+        if isinstance(entry, URLResolver):
+            yield from routes(entry.url_patterns, prefix + route)
+        elif isinstance(entry, URLPattern) and not route.startswith("^"):
+            yield prefix + route
+
+
+PARAM = re.compile(r"<(?:(\w+):)?(\w+)>")
+TEXT_ROUTES = sorted({r for r in routes() if re.search(r"<(str:)?\w+>", r)
+                      and "admin/" not in r and ".csv" not in r})
+INT_ROUTES = sorted({r for r in routes() if "<int:" in r and "admin/" not in r})
+
+
+def fill(route: str, text: str, number: str = "1") -> tuple[str, str]:
+    """The route with its first text parameter set to ``text`` (others harmless), and that
+    parameter's name."""
+    named = None
+
+    def value(match: re.Match[str]) -> str:
+        nonlocal named
+        kind, name = match.group(1) or "str", match.group(2)
+        if kind == "int":
+            return number
+        if named is None:
+            named = name
+            return text
+        return "X"
+
+    path = "/" + PARAM.sub(value, route)
+    assert named is not None
+    return path, named
+
+
+def field_of(response: Any) -> list[str]:
+    body = response.json()
+    assert set(body) == {"error"} and body["error"]["status"] == response.status_code
+    return list(body["error"].get("fields", {}))
+
+
+@pytest.fixture
+def api(db: None) -> Client:
+    user = passwords.create_account(username="alice", password=PASSWORD)
+    return Client(HTTP_AUTHORIZATION=f"Token {tokens.issue(user=user).token}",
+                  raise_request_exception=False)
+
+
+def test_the_routes_are_all_there() -> None:
+    assert len(TEXT_ROUTES) >= 30 and len(INT_ROUTES) >= 20
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("route", TEXT_ROUTES)
+def test_unstorable_text_in_a_path_parameter_is_a_400_naming_it(api: Client,
+                                                                route: str) -> None:
+    """(A URL carries no lone surrogate: its percent-encoded bytes are no UTF-8.)"""
+    path, name = fill(route, NUL)
+    for method in ("get", "post"):
+        response = getattr(api, method)(path)
+        assert response.status_code == 400, (method, path, response.content[:300])
+        if path.startswith("/api/"):
+            assert field_of(response) == [name]
+        else:
+            assert name in response.content.decode()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("route", INT_ROUTES)
+@pytest.mark.parametrize("number", [HUGE, "abc", "-1", "1.5"])
+def test_a_malformed_number_in_the_path_is_a_404(api: Client, route: str, number: str) -> None:
+    path = "/" + PARAM.sub(lambda m: number if m.group(1) == "int" else "X", route)
+    response = api.get(path)
+    assert response.status_code == 404, (path, response.content[:300])
+    if path.startswith("/api/"):
+        field_of(response)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", [
+    "/api/v1/ledger/entries/", "/api/v1/ledger/keys/", "/api/v1/participants/",
+    "/api/v1/catalog/resources/", "/api/v1/objections/", "/api/v1/regulator/overdue/",
+    "/catalogue/", "/participants/", "/ledger/", "/workflows/requests/",
+])
+@pytest.mark.parametrize("name", ["kind", "q", "as"])
+def test_unstorable_text_in_a_query_parameter_is_a_400_naming_it(api: Client, path: str,
+                                                                 name: str) -> None:
+    response = api.get(path, {name: NUL})
+    assert response.status_code == 400
+    if path.startswith("/api/"):
+        assert field_of(response) == [name]
+
+
+@pytest.mark.django_db
+def test_headers_and_cookies_are_checked_too(api: Client) -> None:
+    by_header = api.get("/api/v1/participants/", HTTP_X_PARTICIPANT=NUL)
+    assert by_header.status_code == 400 and field_of(by_header) == ["X-Participant"]
+    api.cookies["sessionid"] = NUL
+    by_cookie = api.get("/api/v1/participants/")
+    assert by_cookie.status_code == 400 and field_of(by_cookie) == ["cookie sessionid"]
+    page = Client()
+    page.cookies["sessionid"] = NUL
+    assert page.get("/").status_code == 400
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("body", "field"), [
+    ({"resource": NUL, "ground": "accuracy", "description": "x"}, "resource"),
+    ({"resource": "R", "ground": "accuracy", "description": "x", "extra": {"deep": [NUL]}},
+     "extra.deep[0]"),
+    ({"resource": "R", "ground": "accuracy", "description": SURROGATE}, "description"),
+    ({NUL: 1}, NUL),
+    ({"statement": {"v": 2, "nonce": NUL, "kind": "contracts.objection.filed"},
+      "signature": "AA==", "payload": {}, "salt": "AA=="}, "statement.nonce"),
+    ({"statement": {"v": 2, "nonce": "n"}, "signature": "AA==", "salt": "AA==",
+      "payload": {"resource": "R", "description": "a\u0000"}}, "payload.description"),
+])
+def test_unstorable_text_in_a_json_body_is_a_400_naming_its_path(api: Client, body: Any,
+                                                                 field: str) -> None:
+    response = api.post("/api/v1/objections/", json.dumps(body),
+                        content_type="application/json")
+    assert response.status_code == 400 and field_of(response) == [field]
+
+
+@pytest.mark.django_db
+def test_unstorable_text_in_a_form_field_is_a_400_naming_it() -> None:
+    page = Client().post("/participants/apply/", {"code": "91350100MA2Y00001A",
+                                                  "name_zh": NUL})
+    assert page.status_code == 400 and "name_zh" in page.content.decode()
+
+
+@pytest.mark.django_db
+def test_unstorable_text_in_an_api_multipart_body_is_a_400_naming_it(w: World) -> None:
+    from contracts.models import Grant
+
+    provider = Client(HTTP_AUTHORIZATION=f"Token {w.tokens['provider']}")
+    grant = Grant.objects.filter(resource__code="RS-OPEN").get()
+    upload = provider.post(f"/api/v1/grants/{grant.pk}/deliveries/",
+                           {"rows": NUL, "file": io.BytesIO(b"uscc\n1\n")})
+    assert upload.status_code == 400 and field_of(upload) == ["rows"]
+
+
+@pytest.mark.django_db
+def test_an_unknown_api_path_is_a_json_404(api: Client) -> None:
+    response = api.get("/api/v1/no-such-thing/")
+    assert response.status_code == 404 and field_of(response) == []
+    assert Client().get("/no-such-page/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_the_latest_checkpoint_note_and_a_malformed_size(w: World, api: Client) -> None:
+    from ledger import selectors
+
+    latest = api.get("/api/v1/ledger/checkpoints/latest/note/")
+    assert latest.status_code == 200
+    assert latest.content.decode() == selectors.checkpoint_note(selectors.latest_checkpoint())
+    assert api.get("/api/v1/ledger/checkpoints/abc/note/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_a_database_error_in_an_api_call_is_a_json_500(api: Client) -> None:
+    """A real failure of the database (a table gone, in this test's transaction only)."""
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE catalog_category RENAME TO catalog_category_gone")
+    response = api.get("/api/v1/catalog/categories/")
+    assert response.status_code == 500
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"error": {"status": 500, "message": "internal server error"}}
