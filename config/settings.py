@@ -346,6 +346,8 @@ SHULIAN_SHARING_REVIEW_DAYS = int(os.environ.get("SHULIAN_SHARING_REVIEW_DAYS", 
 SHULIAN_OBJECTION_ACCEPT_DAYS = int(os.environ.get("SHULIAN_OBJECTION_ACCEPT_DAYS", "2"))
 SHULIAN_OBJECTION_RESOLVE_DAYS = int(os.environ.get("SHULIAN_OBJECTION_RESOLVE_DAYS", "15"))
 SHULIAN_OBJECTION_APPEAL_DAYS = int(os.environ.get("SHULIAN_OBJECTION_APPEAL_DAYS", "15"))
+# Terms, in calendar months (contracts.deadlines): the longest sharing request, and so grant.
+SHULIAN_SHARING_MAX_MONTHS = _env_int("SHULIAN_SHARING_MAX_MONTHS", 12)
 # Tests with a live worker: run the workflow beat tasks every N seconds instead.
 _BEAT_SECONDS = float(os.environ.get("SHULIAN_BEAT_SECONDS", "0")) or None
 CELERY_BEAT_SCHEDULE = {

@@ -18,7 +18,7 @@ from typing import Any
 from django.db import transaction
 
 from catalog.models import DataItem, DataResource
-from contracts import calendar, common, grants
+from contracts import calendar, common, deadlines, grants
 from contracts.models import Grant, OperationAgreement
 from crypto.canonical import canonical
 from crypto.sm3 import sm3_hex
@@ -117,8 +117,13 @@ def _check_scope(operator: Participant, resources: Sequence[DataResource],
             raise InvalidInput(f"items[{n}]", f"{item} is not in a resource in scope")
     if term_end < term_start:
         raise InvalidInput("term_end", "is before term_start")
-    if term_end < calendar.local_date(common.now()):
+    today = calendar.local_date(common.now())
+    if term_end < today:
         raise InvalidInput("term_end", "has already passed")
+    problem = deadlines.agreement_term_problem(term_start, term_end, today)
+    if problem is not None:
+        at, reason = problem
+        raise InvalidInput({"start": "term_start", "end": "term_end"}[at], reason)
 
 
 def drafter(by: Any) -> Participant:

@@ -5,11 +5,17 @@ Deadlines are in working days (``contracts.calendar``; weekends, public holidays
 and their lengths are settings: SHULIAN_SHARING_REVIEW_DAYS, SHULIAN_OBJECTION_ACCEPT_DAYS,
 SHULIAN_OBJECTION_RESOLVE_DAYS and SHULIAN_OBJECTION_APPEAL_DAYS. A grant is *near expiry*
 within NEAR_EXPIRY of its end.
+
+Terms are in calendar months: an authorised-operation agreement runs at most
+AGREEMENT_MAX_MONTHS (five years, the 2025 national rules' cap), a sharing request (and so
+its grant) at most SHULIAN_SHARING_MAX_MONTHS (default 12); either term begins at most that
+long after today.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import calendar as months
+from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.db.models import F, Q
@@ -19,6 +25,7 @@ from contracts.models import Grant, Objection, SharingRequest
 from ledger.protocol.format import format_time
 
 NEAR_EXPIRY = timedelta(days=3)
+AGREEMENT_MAX_MONTHS = 5 * 12
 
 OS = Objection.State
 ACCEPTING = (OS.FILED,)
@@ -124,3 +131,46 @@ def delivered_near_expiry_q(window: timedelta = NEAR_EXPIRY) -> Q:
     """Deliveries made within ``window`` of their grant's end."""
     return Q(delivered__gte=F("grant__valid_until") - window,
              delivered__lte=F("grant__valid_until"))
+
+
+# --- terms --------------------------------------------------------------------------------
+
+
+def _months_after(day: date, n: int) -> date | None:
+    """``day`` ``n`` calendar months later (the month's last day if it is shorter); None
+    past the end of the calendar."""
+    index = day.year * 12 + day.month - 1 + n
+    year, month = divmod(index, 12)
+    if year > date.max.year:
+        return None
+    return date(year, month + 1, min(day.day, months.monthrange(year, month + 1)[1]))
+
+
+def last_day_of_term(start: date, n: int) -> date:
+    """The last day of a term of ``n`` months that begins on ``start``."""
+    after = _months_after(start, n)
+    return date.max if after is None else after - timedelta(days=1)
+
+
+TermProblem = tuple[str, str]  # ("start" or "end": the date at fault, the reason)
+
+
+def _term_problem(start: date, end: date, n: int, today: date) -> TermProblem | None:
+    if end > last_day_of_term(start, n):
+        return "end", (f"the term from {start} may run {n} months at most, to "
+                       f"{last_day_of_term(start, n)}")
+    latest_start = _months_after(today, n)
+    if latest_start is not None and start > latest_start:
+        return "start", f"the term may begin {n} months from today at the latest " \
+                        f"({latest_start})"
+    return None
+
+
+def agreement_term_problem(start: date, end: date, today: date) -> TermProblem | None:
+    """What is wrong with an agreement's term from ``start`` to ``end``, or None."""
+    return _term_problem(start, end, AGREEMENT_MAX_MONTHS, today)
+
+
+def sharing_term_problem(start: date, end: date, today: date) -> TermProblem | None:
+    """What is wrong with a sharing request's period (and so its grant's), or None."""
+    return _term_problem(start, end, settings.SHULIAN_SHARING_MAX_MONTHS, today)

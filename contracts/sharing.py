@@ -98,11 +98,21 @@ def _check_period(period_from: date, period_until: date) -> None:
         raise InvalidInput("period_until", "must be a date")
     if period_until < period_from:
         raise InvalidInput("period_until", "is before period_from")
-    if period_until < calendar.local_date(common.now()):
+    today = calendar.local_date(common.now())
+    if period_until < today:
         raise InvalidInput("period_until", "has already passed")
+    problem = deadlines.sharing_term_problem(period_from, period_until, today)
+    if problem is not None:
+        at, reason = problem
+        raise InvalidInput({"start": "period_from", "end": "period_until"}[at], reason)
 
 
 def _grant(request: SharingRequest) -> Grant:
+    problem = deadlines.sharing_term_problem(request.period_from, request.period_until,
+                                             calendar.local_date(common.now()))
+    if problem is not None:
+        raise IllegalTransition(f"the requested period is too long: {problem[1]}; the "
+                                "requester must file a new request")
     start = max(common.now(), calendar.start_of_day(request.period_from))
     until = calendar.end_of_day(request.period_until)
     if until <= start:

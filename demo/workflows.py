@@ -25,7 +25,17 @@ from django.db import transaction
 from django.db.models import Count
 
 from catalog.models import DataProduct, DataResource, ProductStatus
-from contracts import agreements, common, grants, objections, orders, products, sharing, tasks
+from contracts import (
+    agreements,
+    common,
+    deadlines,
+    grants,
+    objections,
+    orders,
+    products,
+    sharing,
+    tasks,
+)
 from contracts.calendar import local_date
 from contracts.models import Grant, Objection, OperationAgreement, Order, SharingRequest
 from demo import catalogue
@@ -142,7 +152,7 @@ def _request(requester: str, username: str, resource: str, items: list[str], pur
         ask: dict[str, Any] = {"by": _person(username), "resource": target, "items": items,
                                "purpose": purpose, "scenario": "政务服务",
                                "legal_basis": LEGAL_BASIS, "period_from": _today(),
-                               "period_until": _today() + timedelta(days=365)}
+                               "period_until": deadlines.last_day_of_term(_today(), 12)}
         with _backdated(14) if then == "overdue" else contextlib.nullcontext():
             made = sharing.request_sharing(**ask)
         provider = _person(PROVIDER_USER[target.provider.code])

@@ -3,7 +3,6 @@ regulator's dashboard (volume, states, overdue items, anomalies; charts and CSV)
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from audit.models import Verification
 from contracts.models import Objection, SharingRequest
 from crypto.canonical import parse
 from kernel.errors import DomainError, InvalidInput
+from kernel.spreadsheet import csv_text
 from ledger import selectors as ledger
 from operators import authz, capabilities
 from operators.models import Participant
@@ -240,12 +240,8 @@ def regulator_csv(request: HttpRequest, name: str) -> HttpResponse:
     table = _tables(request.user).get(name)
     if table is None:
         raise Http404(name)
-    out = io.StringIO()
-    out.write("\ufeff")  # so that spreadsheet programs read the Chinese as UTF-8
-    writer = csv.writer(out)
-    writer.writerow(table.headers)
-    writer.writerows(table.rows())
-    response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
+    response = HttpResponse(csv_text(table.headers, table.rows()),
+                            content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="shulian-{name}.csv"'
     return response
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -223,8 +224,9 @@ def test_request_form_is_prefilled_from_the_resource_and_files_a_request(world: 
     assert "法定代表人" in form  # the resource's items to choose from
     response = c.post(f"/workflows/requests/new/?resource={resource.code}", {
         "resource": resource.code, "items": ["企业名称"], "purpose": "信用评估",
-        "scenario": "金融", "legal_basis": "授权运营协议", "period_from": "2026-01-01",
-        "period_until": "2099-12-31"})
+        "scenario": "金融", "legal_basis": "授权运营协议",
+        "period_from": date.today().isoformat(),
+        "period_until": (date.today() + timedelta(days=180)).isoformat()})
     made = SharingRequest.objects.filter(requester=world.parties["operator"],
                                          resource=resource).latest("pk")
     assert response.status_code == 302 and response["Location"].endswith(f"/{made.pk}/")
