@@ -190,10 +190,11 @@ class EvidenceKind(models.TextChoices):
 class WitnessEvidence(models.Model):
     """A witness refused one of this ledger's checkpoints: split-view evidence to alert on.
 
-    ``fork``: the witness cosigned another root for this size; ``inconsistent``: the
-    consistency proof from what it cosigned does not verify; ``refused``: any other
-    refusal (bad signature, unknown ledger, malformed request). Kept once per witness,
-    checkpoint and kind.
+    ``fork``: the witness cosigned another root for this size (the split view it verified
+    itself); ``refused``: any other refusal (a consistency proof that does not verify, a
+    bad signature, an unknown ledger, a malformed request); ``inconsistent``: kept by
+    earlier versions for a proof that did not verify, no longer recorded. Kept once per
+    witness, checkpoint and kind.
     """
 
     witness = models.CharField(max_length=128, db_index=True)

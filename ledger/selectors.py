@@ -16,6 +16,7 @@ from ledger.models import (
     Checkpoint,
     Cosignature,
     Entry,
+    EvidenceKind,
     KeyUse,
     LedgerKey,
     Payload,
@@ -234,8 +235,10 @@ def witness_evidence(witness: str | None = None) -> QuerySet[WitnessEvidence]:
 
 
 def split_view_evidence() -> QuerySet[WitnessEvidence]:
-    """Only forks and failed consistency proofs: what the regulator must be alerted to."""
-    return witness_evidence().filter(kind__in=["fork", "inconsistent"])
+    """Forks a witness verified itself (two ledger-signed roots for one size): what the
+    regulator must be alerted to. (A failed consistency proof is a refusal, no evidence: the
+    checkpoint stays unsettled, which is alerted on too.)"""
+    return witness_evidence().filter(kind=EvidenceKind.FORK)
 
 
 def cosignatures(witness: str | None = None) -> QuerySet[Cosignature]:

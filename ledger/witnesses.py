@@ -204,12 +204,9 @@ def _store(checkpoint: Checkpoint, config: WitnessConfig, key: LedgerKey, body: 
 
 def _evidence(config: WitnessConfig, checkpoint: Checkpoint, status: int, body: bytes) -> None:
     reason = body.decode("utf-8", "replace").strip()[:2000] or f"HTTP {status}"
-    if status == 409 and reason.startswith(protocol.SPLIT_VIEW):
-        kind = EvidenceKind.FORK
-    elif status == 422 and reason.startswith(protocol.SPLIT_VIEW):
-        kind = EvidenceKind.INCONSISTENT
-    else:
-        kind = EvidenceKind.REFUSED
+    # A witness reports a split view (a fork) only when it verified it itself.
+    fork = status == 409 and reason.startswith(protocol.SPLIT_VIEW)
+    kind = EvidenceKind.FORK if fork else EvidenceKind.REFUSED
     log.warning("witness %s refused checkpoint %s (%s): %s", config.name, checkpoint.size,
                 status, reason)
     try:

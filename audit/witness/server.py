@@ -2,8 +2,11 @@
 
 :class:`Witness` holds the rules (C2SP tlog-witness with SM2): it cosigns a checkpoint only
 if the ledger signed it, the client's ``old`` is the size the witness last cosigned, and a
-consistency proof from that checkpoint verifies; it never cosigns two roots for one size
-and keeps any such split view as evidence. :func:`make_server` wraps it in a stdlib
+consistency proof from that checkpoint verifies; it never cosigns two roots for one size.
+It keeps evidence only of what it verified itself: a ledger-signed checkpoint whose root
+differs from the one the ledger signed, and it cosigned, for the same size (a fork). A
+consistency proof that does not verify is refused and proves nothing: anyone can send a
+genuine checkpoint with a made-up proof. :func:`make_server` wraps it in a stdlib
 ``ThreadingHTTPServer``. No Django.
 """
 
@@ -17,7 +20,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from audit.witness.state import Evidence, State
+from audit.witness.state import Cosigned, Evidence, State
 from crypto.sm2 import PrivateKey, PublicKey
 from ledger.protocol import note as notes
 from ledger.protocol import witness as protocol
@@ -100,8 +103,7 @@ class Witness:
         if same_size is not None and same_size.root != checkpoint.root:
             reason = (f"{protocol.SPLIT_VIEW}: this witness cosigned size {checkpoint.size} "
                       f"with root {same_size.root.hex()}, not {checkpoint.root.hex()}")
-            self._keep(request, "fork", reason, same_size.size, same_size.root,
-                       same_size.note, now)
+            self._keep(request, reason, same_size, now)
             return Response.text(HTTPStatus.CONFLICT, reason)
         latest = self.state.latest()
         latest_size = latest.size if latest else 0
@@ -118,23 +120,24 @@ class Witness:
                 return Response.text(HTTPStatus.UNPROCESSABLE_ENTITY,
                                      "the consistency proof must be empty when old is the "
                                      "checkpoint's size")
-            reason = (f"{protocol.SPLIT_VIEW}: the consistency proof from the cosigned size "
-                      f"{latest.size} to size {checkpoint.size} does not verify")
-            self._keep(request, "inconsistent", reason, latest.size, latest.root, latest.note,
-                       now)
-            return Response.text(HTTPStatus.UNPROCESSABLE_ENTITY, reason)
+            # Refused, and not kept: the proof is the client's, not the ledger's signature.
+            return Response.text(HTTPStatus.UNPROCESSABLE_ENTITY,
+                                 f"the consistency proof from the cosigned size "
+                                 f"{latest.size} to size {checkpoint.size} does not verify")
         if same_size is None:
             self.state.add_cosigned(checkpoint.size, checkpoint.root, request.note, now)
         cosignature = notes.cosign(checkpoint.body, self.name, self.key, now)
         return Response(HTTPStatus.OK, protocol.encode_cosignatures([cosignature]))
 
-    def _keep(self, request: protocol.AddCheckpoint, kind: str, reason: str, size: int,
-              root: bytes, note: str, now: int) -> None:
+    def _keep(self, request: protocol.AddCheckpoint, reason: str, cosigned: Cosigned,
+              now: int) -> None:
+        """Keep a fork: two checkpoints of one size, both verified as the ledger's."""
         checkpoint = request.checkpoint
         self.state.add_evidence(Evidence(
-            kind=kind, reason=reason, old=request.old, size=checkpoint.size,
-            root=checkpoint.root, cosigned_size=size, cosigned_root=root, cosigned_note=note,
-            presented_note=request.note, proof=request.proof, received_at=now,
+            kind="fork", reason=reason, old=request.old, size=checkpoint.size,
+            root=checkpoint.root, cosigned_size=cosigned.size, cosigned_root=cosigned.root,
+            cosigned_note=cosigned.note, presented_note=request.note, proof=request.proof,
+            received_at=now,
         ))
 
 

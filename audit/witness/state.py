@@ -3,7 +3,8 @@
 * ``cosigned``: every checkpoint the witness cosigned (size, root, the ledger-signed note),
   insert-only; the latest is the one with the largest size.
 * ``evidence``: split views: a validly ledger-signed checkpoint that the witness refused
-  because it forks or does not extend a checkpoint it cosigned, with both notes.
+  because its root differs from that of the checkpoint of the same size it cosigned (a
+  fork), with both notes.
 * ``meta``: the ledger origin this state belongs to, and the witness's name and key.
 
 Writers hold an exclusive lock on ``DIR/witness.lock`` (one serving process per state);
@@ -69,8 +70,9 @@ class Cosigned:
 class Evidence:
     """A split view: ``presented`` (refused) against ``cosigned`` (what the witness holds).
 
-    ``kind`` is ``fork`` (same size, different root) or ``inconsistent`` (the consistency
-    proof from the cosigned checkpoint to the presented one does not verify).
+    ``kind`` is ``fork``: same size, different root, both signed by the ledger. (States kept
+    by earlier versions may also hold ``inconsistent`` records, made on the strength of a
+    consistency proof that did not verify; they prove nothing, see ``verify``.)
     """
 
     kind: str

@@ -3,7 +3,7 @@
 * :func:`settlement`: whether the known witnesses that validly cosigned a checkpoint note
   (:func:`ledger.protocol.checkpoints.cosigners`) make k.
 * :func:`check_evidence`: is a record printed by ``python -m audit.witness evidence --json``
-  genuine evidence against the ledger (both notes signed by the ledger's key)?
+  genuine evidence against the ledger (a fork: both notes signed by the ledger's key)?
 
 Pure functions; no Django.
 """
@@ -18,7 +18,6 @@ from typing import Any
 from crypto.sm2 import PublicKey
 from ledger.protocol import note as notes
 from ledger.protocol.checkpoints import WitnessKey, cosigners
-from ledger.protocol.merkle import SM3, verify_consistency
 
 
 def settlement(checkpoint: notes.Checkpoint, witnesses: Sequence[WitnessKey], k: int) -> (
@@ -58,13 +57,18 @@ def _proof(record: Mapping[str, Any]) -> list[bytes] | None:
 def check_evidence(record: Mapping[str, Any], ledger_keys: Sequence[PublicKey]) -> list[str]:
     """Problems that make ``record`` NOT evidence against the ledger; empty if it is.
 
-    A ``fork`` is proof on its own: two ledger-signed checkpoints of one size with different
-    roots. An ``inconsistent`` record shows two ledger-signed checkpoints and a proof that
-    does not link them; the ledger must then produce a consistency proof that does, or the
-    entries of a bundle must reproduce the cosigned root (``audit.offline verify`` with the
-    cosigned note added to the bundle's checkpoints).
+    Only a ``fork`` is evidence: two ledger-signed checkpoints of one size with different
+    roots, which proves the split view on its own. A proof that does not link two
+    checkpoints proves nothing (whoever sent it may have made it up), so an
+    ``inconsistent`` record, which earlier witness versions kept, is not evidence; the
+    entries of a bundle that reproduce the cosigned root are (``audit.offline verify`` with
+    the cosigned note added to the bundle's checkpoints).
     """
     problems: list[str] = []
+    kind = record.get("kind")
+    if kind != "fork":
+        problems.append(f"a {kind!r} record is no evidence: only a fork (two ledger-signed "
+                        "checkpoints of one size with different roots) is")
     cosigned = _note(record, "cosigned", problems)
     presented = _note(record, "presented", problems)
     if cosigned is None or presented is None:
@@ -74,19 +78,6 @@ def check_evidence(record: Mapping[str, Any], ledger_keys: Sequence[PublicKey]) 
     for part, checkpoint in (("cosigned", cosigned), ("presented", presented)):
         if not _ledger_signed(checkpoint, ledger_keys):
             problems.append(f"{part}: the note is not signed by the ledger's key")
-    kind = record.get("kind")
-    if kind == "fork":
-        if cosigned.size != presented.size or cosigned.root == presented.root:
-            problems.append("a fork needs two notes of one size with different roots")
-    elif kind == "inconsistent":
-        proof = _proof(record)
-        if proof is None:
-            problems.append("the record's proof is not a list of base64 hashes")
-        elif cosigned.size >= presented.size:
-            problems.append("the presented checkpoint must be larger than the cosigned one")
-        elif verify_consistency(cosigned.size, presented.size, cosigned.root, presented.root,
-                                proof, SM3):
-            problems.append("the consistency proof verifies: the notes are consistent")
-    else:
-        problems.append(f"unknown evidence kind {kind!r}")
+    if cosigned.size != presented.size or cosigned.root == presented.root:
+        problems.append("a fork needs two notes of one size with different roots")
     return problems

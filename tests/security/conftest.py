@@ -1,5 +1,5 @@
-"""Fixtures of the security tests: accounts with strong passwords, and clients that come
-from a given address."""
+"""Fixtures of the security tests: accounts with strong passwords, clients that come from a
+given address, and the API tests' world (``world``, ``w``, ``api``)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 from django.test import Client
 
 from accounts import passwords
+from tests.api.conftest import api, w, world  # noqa: F401 (the API tests' world and clients)
 
 PASSWORD = "Correct-Horse-Battery-9"
 

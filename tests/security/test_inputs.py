@@ -18,7 +18,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from accounts import passwords, tokens
-from tests.api.conftest import World, w, world  # noqa: F401 (the API tests' world)
+from tests.api.conftest import World
 from tests.security.conftest import PASSWORD
 
 NUL = "a\x00b"
@@ -69,7 +69,7 @@ def field_of(response: Any) -> list[str]:
 
 
 @pytest.fixture
-def api(db: None) -> Client:
+def client(db: None) -> Client:
     user = passwords.create_account(username="alice", password=PASSWORD)
     return Client(HTTP_AUTHORIZATION=f"Token {tokens.issue(user=user).token}",
                   raise_request_exception=False)
@@ -81,12 +81,12 @@ def test_the_routes_are_all_there() -> None:
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("route", TEXT_ROUTES)
-def test_unstorable_text_in_a_path_parameter_is_a_400_naming_it(api: Client,
+def test_unstorable_text_in_a_path_parameter_is_a_400_naming_it(client: Client,
                                                                 route: str) -> None:
     """(A URL carries no lone surrogate: its percent-encoded bytes are no UTF-8.)"""
     path, name = fill(route, NUL)
     for method in ("get", "post"):
-        response = getattr(api, method)(path)
+        response = getattr(client, method)(path)
         assert response.status_code == 400, (method, path, response.content[:300])
         if path.startswith("/api/"):
             assert field_of(response) == [name]
@@ -97,9 +97,9 @@ def test_unstorable_text_in_a_path_parameter_is_a_400_naming_it(api: Client,
 @pytest.mark.django_db
 @pytest.mark.parametrize("route", INT_ROUTES)
 @pytest.mark.parametrize("number", [HUGE, "abc", "-1", "1.5"])
-def test_a_malformed_number_in_the_path_is_a_404(api: Client, route: str, number: str) -> None:
+def test_a_malformed_number_in_the_path_is_a_404(client: Client, route: str, number: str) -> None:
     path = "/" + PARAM.sub(lambda m: number if m.group(1) == "int" else "X", route)
-    response = api.get(path)
+    response = client.get(path)
     assert response.status_code == 404, (path, response.content[:300])
     if path.startswith("/api/"):
         field_of(response)
@@ -112,20 +112,20 @@ def test_a_malformed_number_in_the_path_is_a_404(api: Client, route: str, number
     "/catalogue/", "/participants/", "/ledger/", "/workflows/requests/",
 ])
 @pytest.mark.parametrize("name", ["kind", "q", "as"])
-def test_unstorable_text_in_a_query_parameter_is_a_400_naming_it(api: Client, path: str,
+def test_unstorable_text_in_a_query_parameter_is_a_400_naming_it(client: Client, path: str,
                                                                  name: str) -> None:
-    response = api.get(path, {name: NUL})
+    response = client.get(path, {name: NUL})
     assert response.status_code == 400
     if path.startswith("/api/"):
         assert field_of(response) == [name]
 
 
 @pytest.mark.django_db
-def test_headers_and_cookies_are_checked_too(api: Client) -> None:
-    by_header = api.get("/api/v1/participants/", HTTP_X_PARTICIPANT=NUL)
+def test_headers_and_cookies_are_checked_too(client: Client) -> None:
+    by_header = client.get("/api/v1/participants/", HTTP_X_PARTICIPANT=NUL)
     assert by_header.status_code == 400 and field_of(by_header) == ["X-Participant"]
-    api.cookies["sessionid"] = NUL
-    by_cookie = api.get("/api/v1/participants/")
+    client.cookies["sessionid"] = NUL
+    by_cookie = client.get("/api/v1/participants/")
     assert by_cookie.status_code == 400 and field_of(by_cookie) == ["cookie sessionid"]
     page = Client()
     page.cookies["sessionid"] = NUL
@@ -144,9 +144,9 @@ def test_headers_and_cookies_are_checked_too(api: Client) -> None:
     ({"statement": {"v": 2, "nonce": "n"}, "signature": "AA==", "salt": "AA==",
       "payload": {"resource": "R", "description": "a\u0000"}}, "payload.description"),
 ])
-def test_unstorable_text_in_a_json_body_is_a_400_naming_its_path(api: Client, body: Any,
+def test_unstorable_text_in_a_json_body_is_a_400_naming_its_path(client: Client, body: Any,
                                                                  field: str) -> None:
-    response = api.post("/api/v1/objections/", json.dumps(body),
+    response = client.post("/api/v1/objections/", json.dumps(body),
                         content_type="application/json")
     assert response.status_code == 400 and field_of(response) == [field]
 
@@ -170,28 +170,28 @@ def test_unstorable_text_in_an_api_multipart_body_is_a_400_naming_it(w: World) -
 
 
 @pytest.mark.django_db
-def test_an_unknown_api_path_is_a_json_404(api: Client) -> None:
-    response = api.get("/api/v1/no-such-thing/")
+def test_an_unknown_api_path_is_a_json_404(client: Client) -> None:
+    response = client.get("/api/v1/no-such-thing/")
     assert response.status_code == 404 and field_of(response) == []
     assert Client().get("/no-such-page/").status_code == 404
 
 
 @pytest.mark.django_db
-def test_the_latest_checkpoint_note_and_a_malformed_size(w: World, api: Client) -> None:
+def test_the_latest_checkpoint_note_and_a_malformed_size(w: World, client: Client) -> None:
     from ledger import selectors
 
-    latest = api.get("/api/v1/ledger/checkpoints/latest/note/")
+    latest = client.get("/api/v1/ledger/checkpoints/latest/note/")
     assert latest.status_code == 200
     assert latest.content.decode() == selectors.checkpoint_note(selectors.latest_checkpoint())
-    assert api.get("/api/v1/ledger/checkpoints/abc/note/").status_code == 404
+    assert client.get("/api/v1/ledger/checkpoints/abc/note/").status_code == 404
 
 
 @pytest.mark.django_db
-def test_a_database_error_in_an_api_call_is_a_json_500(api: Client) -> None:
+def test_a_database_error_in_an_api_call_is_a_json_500(client: Client) -> None:
     """A real failure of the database (a table gone, in this test's transaction only)."""
     with connection.cursor() as cursor:
         cursor.execute("ALTER TABLE catalog_category RENAME TO catalog_category_gone")
-    response = api.get("/api/v1/catalog/categories/")
+    response = client.get("/api/v1/catalog/categories/")
     assert response.status_code == 500
     assert response["Content-Type"] == "application/json"
     assert response.json() == {"error": {"status": 500, "message": "internal server error"}}

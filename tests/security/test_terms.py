@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from contracts import calendar
 from contracts.models import Grant, OperationAgreement, SharingRequest
-from tests.api.conftest import Api, World, api, w, world  # noqa: F401
+from tests.api.conftest import Api, World
 from tests.api.test_contracts_api import ask, draft, error
 
 TODAY = calendar.local_date(timezone.now())
