@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter
+from drf_spectacular.utils import OpenApiParameter, extend_schema_field
 from rest_framework import generics, serializers
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication
 from rest_framework.parsers import BaseParser
@@ -47,6 +47,7 @@ class Input(serializers.Serializer):
         return super().to_internal_value(data)
 
 
+@extend_schema_field(OpenApiTypes.ANY)
 class AsSentField(serializers.Field):
     """A value passed to the service exactly as the client sent it: the service checks it,
     so that every interface refuses it the same way, with the same reason."""
@@ -58,6 +59,7 @@ class AsSentField(serializers.Field):
         return value
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class MoneyField(AsSentField):
     """An amount, parsed by the service (``kernel.money``): a float or "Infinity" is
     refused the same way on every interface."""

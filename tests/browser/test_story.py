@@ -125,6 +125,14 @@ class Actor:
         return self.heading().locator(".chip").first
 
 
+CSP_LISTENER = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  console.error("Content Security Policy violation: " + event.violatedDirective + " " +
+                event.blockedURI);
+});
+"""
+
+
 @dataclass
 class Story:
     person: Callable[[], Actor]
@@ -321,7 +329,7 @@ def audit(story: Story, downloads: Path) -> None:
     expect(run).to_have_count(1, timeout=90_000)
     story.shots(auditor.page, "auditor-verifies")
     assert run.locator(".chip").first.inner_text().strip() == "✓ 通过", run.inner_text()
-    expect(run.locator(".progress")).to_have_attribute("aria-valuenow", "100")
+    expect(run.locator(".progress")).to_have_attribute("value", "100")
     expect(run).to_contain_text("（100%）")
 
     with auditor.page.expect_download() as download:
@@ -362,12 +370,20 @@ def both_languages(regulator: Actor, story: Story) -> None:
 
 def test_the_whole_story_in_a_browser(portal: str, browser: Any, shots: Screenshots,
                                       tmp_path: Path) -> None:
+    violations: list[str] = []
+
     def person() -> Actor:
         context = browser.new_context(base_url=portal, locale="zh-CN",
                                       viewport={"width": 1360, "height": 900},
                                       accept_downloads=True)
         context.set_default_timeout(TIMEOUT_MS)
-        return Actor(context.new_page())
+        # The page's Content Security Policy: every violation is reported in the console
+        # ("Refused to ...") and as a securitypolicyviolation event; none may occur.
+        context.add_init_script(CSP_LISTENER)
+        page = context.new_page()
+        page.on("console", lambda message: violations.append(message.text)
+                if "Content Security Policy" in message.text else None)
+        return Actor(page)
 
     story = Story(person, shots)
     visitor = person()
@@ -389,3 +405,6 @@ def test_the_whole_story_in_a_browser(portal: str, browser: Any, shots: Screensh
     audit(story, tmp_path)
     dashboard(regulator, before, story)
     both_languages(regulator, story)
+    assert "script-src 'self'" in regulator.page.request.get("/").headers[
+        "content-security-policy"]
+    assert violations == []
