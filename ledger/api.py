@@ -109,7 +109,7 @@ class EntryDetail(APIView):
 class EntryRaw(APIView):
     """The entry's exact canonical bytes (what the leaf hash is computed over)."""
 
-    @extend_schema(responses={(200, "application/json"): OpenApiTypes.BINARY, **errors(404)})
+    @extend_schema(responses={(200, "application/json"): OpenApiTypes.OBJECT, **errors(404)})
     def get(self, request: Request, seq: int) -> HttpResponse:
         entry = selectors.entry(seq)
         response = HttpResponse(entry.data.encode("utf-8"), content_type="application/json")
