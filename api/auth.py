@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from accounts import tokens
 from api.base import ApiView, Input
 from kernel.api import errors
-from kernel.drf import LoginThrottle
+from kernel.drf import FormParser, JSONParser, LoginThrottle, MultiPartParser
 
 
 class Credentials(Input):
@@ -47,6 +47,8 @@ class TokenView(ApiView):
     authentication_classes = ()
     permission_classes = (AllowAny,)
     throttle_classes = (LoginThrottle,)
+    # JSON or a form, as DRF's obtain_auth_token took (existing clients post either).
+    parser_classes = (JSONParser, FormParser, MultiPartParser)
 
     @extend_schema(operation_id="auth_token", request=Credentials,
                    responses={200: IssuedSerializer, **errors(400, 429)})

@@ -310,14 +310,19 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Shulian (数链) API",
     "DESCRIPTION": (
         "A permissioned SM2/SM3 ledger for the public-data economy. Every write returns the "
-        "ledger entry (seq, leaf hash) it appended. Errors: 400 names each field and reason, "
-        "403 forbidden action, 404 missing or invisible object, 409 illegal state transition."
+        "ledger entry (seq, leaf hash) it appended. Sign in with POST /api/v1/auth/token/ and "
+        "send `Authorization: Token <token>` (tokens expire, default 10 hours). Errors are "
+        "JSON: 400 names each field and reason, 403 forbidden action, 404 missing or "
+        "invisible object, 409 illegal state transition, 429 too many attempts (with "
+        "Retry-After)."
     ),
     "VERSION": "1.0.0",
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Operations are tagged by the part they belong to (ledger, auth, ...), not by "v1".
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
     "SERVE_INCLUDE_SCHEMA": False,
     # Choice sets shared by several components get one stable name each.
     "ENUM_NAME_OVERRIDES": {

@@ -125,6 +125,14 @@ class Actor:
         return self.heading().locator(".chip").first
 
 
+def api_docs(visitor: Actor, story: Story) -> None:
+    """Swagger UI (served offline) works under the same policy."""
+    visitor.page.goto("/api/docs/")
+    expect(visitor.page.locator(".swagger-ui .info .title")).to_contain_text("Shulian")
+    expect(visitor.page.locator(".opblock-tag").first).to_be_visible()
+    story.shots(visitor.page, "api-docs")
+
+
 CSP_LISTENER = """
 document.addEventListener("securitypolicyviolation", (event) => {
   console.error("Content Security Policy violation: " + event.violatedDirective + " " +
@@ -405,6 +413,7 @@ def test_the_whole_story_in_a_browser(portal: str, browser: Any, shots: Screensh
     audit(story, tmp_path)
     dashboard(regulator, before, story)
     both_languages(regulator, story)
+    api_docs(visitor, story)
     assert "script-src 'self'" in regulator.page.request.get("/").headers[
         "content-security-policy"]
     assert violations == []

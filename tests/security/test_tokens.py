@@ -142,3 +142,11 @@ def test_a_sign_in_that_upgrades_the_hash_revokes_nothing(account: Any, settings
 def test_a_malformed_token_is_401(account: Any, header: str) -> None:
     response = Client(HTTP_AUTHORIZATION=header).get("/api/v1/auth/tokens/")
     assert response.status_code == 401 and response.json()["error"]["status"] == 401
+
+
+@pytest.mark.django_db
+def test_existing_clients_still_get_a_token_by_form_or_json(account: Any) -> None:
+    by_form = Client().post("/api/v1/auth/token/", {"username": "alice", "password": PASSWORD})
+    assert by_form.status_code == 200 and works(by_form.json()["token"])
+    refused = Client().post("/api/v1/auth/token/", {"username": "alice", "password": "nope"})
+    assert refused.status_code == 400 and refused.json()["error"]["status"] == 400
