@@ -401,10 +401,10 @@ def test_key_list_rejects_bad_filters(api: Api, query: str) -> None:
 
 def test_token_from_the_token_endpoint_works(api: Api) -> None:
     user = api.world.user("outsider")
-    user.set_password("s3cret-pass")
+    user.set_password("s3cret-pass-2026")
     user.save()
     response = APIClient().post("/api/v1/auth/token/", {"username": "api-outsider",
-                                                        "password": "s3cret-pass"},
+                                                        "password": "s3cret-pass-2026"},
                                 format="json")
     assert response.status_code == 200
     client = APIClient()

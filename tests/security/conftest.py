@@ -20,5 +20,5 @@ def account(db: None) -> Any:
 
 
 def from_address(address: str, **kwargs: Any) -> Client:
-    """A test client whose requests come from ``address``."""
-    return Client(REMOTE_ADDR=address, **kwargs)
+    """A test client whose requests come from ``address`` (in English unless told)."""
+    return Client(REMOTE_ADDR=address, **{"HTTP_ACCEPT_LANGUAGE": "en", **kwargs})

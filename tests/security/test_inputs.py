@@ -13,13 +13,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from accounts import passwords, tokens
+from accounts import tokens
 from tests.api.conftest import World
-from tests.security.conftest import PASSWORD
 
 NUL = "a\x00b"
 SURROGATE = "a\ud800b"
@@ -70,7 +70,8 @@ def field_of(response: Any) -> list[str]:
 
 @pytest.fixture
 def client(db: None) -> Client:
-    user = passwords.create_account(username="alice", password=PASSWORD)
+    # No password (nothing to hash): the token is the credential here.
+    user = get_user_model().objects.create_user(username="alice", password=None)
     return Client(HTTP_AUTHORIZATION=f"Token {tokens.issue(user=user).token}",
                   raise_request_exception=False)
 
