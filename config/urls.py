@@ -14,6 +14,8 @@ handler500 = "kernel.edge.server_error"
 
 urlpatterns = [
     path("", include("portal.urls")),
+    # The admin's own password change is the portal's: its old password counts as a sign-in.
+    path("admin/password_change/", account.PasswordChange.as_view()),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/password_change/", account.PasswordChange.as_view(),

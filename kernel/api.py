@@ -23,6 +23,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
+from kernel.edge import body_too_large
 from kernel.edge import error_body as _body
 from kernel.errors import DomainError, InvalidInput, TooManyAttempts
 
@@ -69,7 +70,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
                                                                        exc.messages}
         return Response(_body(400, "invalid input", fields), status=400)
     if isinstance(exc, RequestDataTooBig):
-        return Response(_body(413, "the request body is too large"), status=413)
+        return Response(_body(413, body_too_large()), status=413)
     if isinstance(exc, Http404):
         return Response(_body(404, str(exc) or "not found"), status=404)
     response = drf_exception_handler(exc, context)

@@ -20,7 +20,9 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template import TemplateDoesNotExist, loader
 from django.utils.translation import gettext as _
 from django.views import csrf, defaults
@@ -109,16 +111,21 @@ def _pairs(request: HttpRequest) -> Iterable[tuple[str, str]]:
             yield from ((name, f.name or "") for f in files)
 
 
+def _page(status: int, reason: str, field: str = "") -> HttpResponse:
+    """The portal's page for a request refused at the edge. Rendered without the request:
+    the refusal may come before the session and the user are there (no context processor
+    may touch them)."""
+    try:
+        body: str = loader.render_to_string("400.html", {"field": field, "reason": reason})
+    except TemplateDoesNotExist:
+        body = f"{field}: {reason}" if field else reason
+    return HttpResponse(body, status=status)
+
+
 def _refusal(request: HttpRequest, error: InvalidInput) -> HttpResponse:
     if is_api(request):
         return error_response(error)
-    try:
-        # Without the request: no context processor may touch the session or the user.
-        body: str = loader.render_to_string("400.html", {"field": error.field,
-                                                         "reason": error.reason})
-    except TemplateDoesNotExist:
-        body = f"{error.field}: {error.reason}"
-    return HttpResponseBadRequest(body)
+    return _page(400, error.reason, error.field)
 
 
 class InputPolicyMiddleware:
@@ -162,10 +169,27 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
     return defaults.page_not_found(request, exception or Exception())
 
 
+def body_too_large() -> str:
+    return _("the request body is too large (at most %(mib)d MiB outside uploads)") % {
+        "mib": max(1, settings.DATA_UPLOAD_MAX_MEMORY_SIZE // 2**20)}
+
+
+def _bad_request_reason(exception: Exception) -> tuple[int, str]:
+    """The status and the reason of a request Django refused as malformed or too large."""
+    if isinstance(exception, RequestDataTooBig):
+        return 413, body_too_large()
+    if isinstance(exception, TooManyFieldsSent | TooManyFilesSent):
+        return 400, _("the request has too many fields or files")
+    return 400, _("the request is malformed")
+
+
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """Django's 400 (a SuspiciousOperation: a body too large, too many fields, a host not
+    allowed, ...), which may come before the session and the user are set up."""
+    status, reason = _bad_request_reason(exception)
     if is_api(request):
-        return _json(request, 400, "bad request")
-    return defaults.bad_request(request, exception)
+        return _json(request, status, reason)
+    return _page(status, reason)
 
 
 def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test import Client
@@ -196,3 +197,46 @@ def test_a_database_error_in_an_api_call_is_a_json_500(client: Client) -> None:
     assert response.status_code == 500
     assert response["Content-Type"] == "application/json"
     assert response.json() == {"error": {"status": 500, "message": "internal server error"}}
+
+
+BIG = "x" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1)
+MANY = {f"f{n}": "1" for n in range(settings.DATA_UPLOAD_MAX_NUMBER_FIELDS + 1)}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("path", "kind", "body", "status"), [
+    ("/participants/apply/", "form", {"name_zh": BIG}, 413),
+    ("/accounts/login/", "form", {"username": BIG}, 413),
+    ("/api/v1/auth/token/", "form", {"username": BIG}, 413),
+    ("/api/v1/objections/", "json", {"description": BIG}, 413),
+    ("/participants/apply/", "form", MANY, 400),
+    ("/api/v1/auth/token/", "form", MANY, 400),
+], ids=["page-big", "login-big", "api-form-big", "api-json-big", "page-many", "api-many"])
+def test_a_body_beyond_the_limits_is_refused_with_its_reason(
+        client: Client, path: str, kind: str, body: dict[str, str], status: int) -> None:
+    """Bodies are bounded (DATA_UPLOAD_MAX_MEMORY_SIZE, DATA_UPLOAD_MAX_NUMBER_FIELDS) on
+    the pages as in the API, and the refusal says why, never a 500."""
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+    if kind == "json":
+        response = client.post(path, json.dumps(body), content_type="application/json")
+    else:
+        response = client.post(path, body)
+    assert response.status_code == status, response.content[:300]
+    expected = "too large" if status == 413 else "too many fields"
+    if path.startswith("/api/"):
+        field_of(response)
+        assert expected in response.json()["error"]["message"]
+    else:
+        assert expected in response.content.decode()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/", "/accounts/login/", "/api/v1/participants/"])
+def test_a_host_not_allowed_is_a_400(path: str) -> None:
+    response = Client(HTTP_HOST="attacker.example", HTTP_ACCEPT_LANGUAGE="zh-hans",
+                      raise_request_exception=False).get(path)
+    assert response.status_code == 400
+    if path.startswith("/api/"):
+        field_of(response)
+    else:
+        assert "请求格式不正确" in response.content.decode()

@@ -99,16 +99,18 @@ def test_failures_below_the_limit_do_not_lock_and_a_success_resets_them(account:
 
 
 @pytest.mark.django_db
-def test_guessing_the_old_password_of_a_password_change_locks_too(account: Any) -> None:
+@pytest.mark.parametrize("page", ["/accounts/password_change/", "/admin/password_change/"])
+def test_guessing_the_old_password_of_a_password_change_locks_too(account: Any,
+                                                                  page: str) -> None:
     client = from_address("10.0.0.7")
-    client.force_login(account)
+    client.force_login(_staff(account))
     for n in range(LIMIT):
-        response = client.post("/accounts/password_change/", {
+        response = client.post(page, {
             "old_password": "wrong-password-1", "new_password1": "Another-Strong-Pass-7",
             "new_password2": "Another-Strong-Pass-7"})
         # Refused as a wrong password, until the failure that reaches the limit locks.
         assert response.status_code == (200 if n < LIMIT - 1 else 429)
-    response = client.post("/accounts/password_change/", {
+    response = client.post(page, {
         "old_password": PASSWORD, "new_password1": "Another-Strong-Pass-7",
         "new_password2": "Another-Strong-Pass-7"})
     assert response.status_code == 429 and "Retry-After" in response
