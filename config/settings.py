@@ -124,6 +124,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Signs out sessions that are idle or open too long (accounts.sessions).
+    "accounts.sessions.SessionLifetimeMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last: it turns a lockout signalled during authentication into its response.
     "axes.middleware.AxesMiddleware",
@@ -248,15 +250,22 @@ LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 
 # --- headers, cookies and production mode (SHULIAN_HTTPS) --------------------------------
+# A portal session ends SHULIAN_SESSION_HOURS after the sign-in and SHULIAN_SESSION_IDLE_MINUTES
+# after the last request (accounts.sessions).
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
-SESSION_COOKIE_AGE = 60 * 60 * 10
+SESSION_COOKIE_AGE = 60 * 60 * _env_int("SHULIAN_SESSION_HOURS", 10)
+SHULIAN_SESSION_IDLE_SECONDS = 60 * _env_int("SHULIAN_SESSION_IDLE_MINUTES", 30)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SHULIAN_HTTPS
+# Over https the cookies are bound to this host alone (the __Host- prefix needs Secure).
+if SHULIAN_HTTPS:
+    SESSION_COOKIE_NAME = "__Host-sessionid"
+    CSRF_COOKIE_NAME = "__Host-csrftoken"
 SECURE_SSL_REDIRECT = SHULIAN_HTTPS
 SECURE_HSTS_SECONDS = 60 * 60 * 24 * 365 if SHULIAN_HTTPS else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_PRELOAD = SHULIAN_HTTPS

@@ -42,11 +42,13 @@ def test_without_production_mode_check_deploy_names_what_is_missing(tmp_path: Pa
 
 def test_production_mode_settings(tmp_path: Path) -> None:
     names = ["SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE", "SECURE_SSL_REDIRECT",
-             "SECURE_HSTS_SECONDS", "SECURE_HSTS_INCLUDE_SUBDOMAINS", "SECURE_PROXY_SSL_HEADER"]
+             "SECURE_HSTS_SECONDS", "SECURE_HSTS_INCLUDE_SUBDOMAINS", "SECURE_PROXY_SSL_HEADER",
+             "SESSION_COOKIE_NAME", "CSRF_COOKIE_NAME"]
     code = f"from django.conf import settings as s; print([getattr(s, n) for n in {names!r}])"
     done = manage("shell", "-c", code, data_dir=tmp_path, SHULIAN_HTTPS="1")
     assert done.stdout.strip().splitlines()[-1] == str([True, True, True, 31536000, True,
-                                       ("HTTP_X_FORWARDED_PROTO", "https")])
+                                       ("HTTP_X_FORWARDED_PROTO", "https"),
+                                       "__Host-sessionid", "__Host-csrftoken"])
 
 
 def test_load_demo_refuses_production_mode(tmp_path: Path) -> None:

@@ -94,6 +94,6 @@ def test_the_production_setup_serves_beside_ten_slow_clients(
     assert page.headers["Strict-Transport-Security"].startswith("max-age=31536000")
     assert "script-src 'self'" in page.headers["Content-Security-Policy"]
     cookie = page.headers.get("Set-Cookie", "")
-    assert "csrftoken=" in cookie and "Secure" in cookie
+    assert cookie.startswith("__Host-csrftoken=") and "Secure" in cookie
     plain = servers.get(f"http://127.0.0.1:{http}/catalogue/", 5, Host=servers.HOST)
     assert plain.status == 301 and plain.headers["Location"].startswith("https://")
