@@ -234,8 +234,11 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "/static/"
-STATIC_ROOT = DATA_DIR / "static"
-STATIC_ROOT.mkdir(exist_ok=True)
+STATIC_ROOT = private_dir(DATA_DIR / "static")
+# Files Django writes (collectstatic's copies, any stored upload) are, like the rest of the
+# data directory, for its owner alone; the process serves them itself (whitenoise).
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     # Plain names (no manifest): whitenoise serves them from the finders and STATIC_ROOT.

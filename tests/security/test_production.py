@@ -102,3 +102,20 @@ def test_the_embedded_default_keeps_its_data_private(tmp_path: Path) -> None:
     assert mode(data) == 0o700 and mode(data / "db.sqlite3") == 0o600
 
 
+
+
+@pytest.mark.slow
+def test_scripts_run_keeps_every_file_it_makes_private(tmp_path: Path) -> None:
+    """``scripts/run --no-serve`` on a fresh data directory (database, keys, cache, static
+    files): nothing in it may be read by the group or by others."""
+    data = tmp_path / "var"
+    environ = {k: v for k, v in os.environ.items()
+               if not k.startswith(("SHULIAN_", "DATABASE_URL", "DJANGO_", "CELERY_"))}
+    done = subprocess.run([str(REPO / "scripts" / "run"), "--no-serve"], cwd=REPO,
+                          env={**environ, "SHULIAN_DATA_DIR": str(data)}, capture_output=True,
+                          text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    made = [data, *data.rglob("*")]
+    assert len(made) > 50 and (data / "static" / "css" / "shulian.css").exists()
+    shared = [str(p.relative_to(tmp_path)) for p in made if p.lstat().st_mode & 0o077]
+    assert shared == []
