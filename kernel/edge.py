@@ -170,8 +170,8 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
 
 
 def body_too_large() -> str:
-    return _("the request body is too large (at most %(mib)d MiB outside uploads)") % {
-        "mib": max(1, settings.DATA_UPLOAD_MAX_MEMORY_SIZE // 2**20)}
+    return _("the request body is too large (at most %(mib)s MiB outside uploads)") % {
+        "mib": f"{settings.DATA_UPLOAD_MAX_MEMORY_SIZE / 2**20:.3g}"}
 
 
 def _bad_request_reason(exception: Exception) -> tuple[int, str]:

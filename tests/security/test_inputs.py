@@ -222,7 +222,7 @@ def test_a_body_beyond_the_limits_is_refused_with_its_reason(
     else:
         response = client.post(path, body)
     assert response.status_code == status, response.content[:300]
-    expected = "too large" if status == 413 else "too many fields"
+    expected = "too large (at most 2.5 MiB" if status == 413 else "too many fields"
     if path.startswith("/api/"):
         field_of(response)
         assert expected in response.json()["error"]["message"]
