@@ -10,10 +10,13 @@ import stat
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
 from django.test import Client
+
+from tests.security.conftest import PASSWORD
 
 REPO = Path(settings.BASE_DIR)
 
@@ -70,6 +73,20 @@ def test_every_answer_carries_the_csp_and_the_security_headers(path: str) -> Non
     assert response["X-Frame-Options"] == "DENY"
     assert response["X-Content-Type-Options"] == "nosniff"
     assert response["Referrer-Policy"] == "same-origin"
+    assert "no-store" in response["Cache-Control"] and "private" in response["Cache-Control"]
+
+
+@pytest.mark.django_db
+def test_no_cache_keeps_a_token_or_a_signed_in_page_but_static_files_are_cached(
+        account: Any) -> None:
+    client = Client()
+    issued = client.post("/api/v1/auth/token/", {"username": "alice", "password": PASSWORD},
+                         content_type="application/json")
+    assert issued.status_code == 200 and "no-store" in issued["Cache-Control"]
+    client.force_login(account)
+    assert "no-store" in client.get("/inbox/")["Cache-Control"]
+    static = client.get("/static/css/shulian.css")
+    assert static.status_code == 200 and "no-store" not in static["Cache-Control"]
 
 
 @pytest.mark.django_db
