@@ -6,6 +6,7 @@ is bounded."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -53,6 +54,17 @@ def get(url: str, timeout: float, **headers: str) -> Any:
         if answer.code >= 400:
             raise
         return answer
+
+
+def post_json(url: str, body: Any, **headers: str) -> int:
+    """POST ``body`` as JSON; the answer's status."""
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json", **headers})
+    try:
+        with urllib.request.urlopen(request, timeout=10, context=insecure()) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as answer:
+        return int(answer.code)
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):

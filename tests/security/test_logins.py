@@ -153,3 +153,15 @@ def test_the_write_api_is_throttled_per_user(account: Any, monkeypatch: Any) -> 
     throttled = client.post("/api/v1/objections/", {}, content_type="application/json")
     assert int(throttled["Retry-After"]) > 0
     assert client.get("/api/v1/objections/").status_code == 200  # reads have their own
+
+
+@pytest.mark.django_db
+def test_a_forwarded_for_header_does_not_change_the_address_without_a_proxy(
+        account: Any) -> None:
+    """Without trusted proxies (the embedded default), X-Forwarded-For is the client's own
+    claim: rotating it does not escape the lockout of its address."""
+    for n in range(LIMIT):
+        token(from_address("10.0.1.1", HTTP_X_FORWARDED_FOR=f"192.0.2.{n}"),
+              f"nobody-{n}", "wrong-password-1")
+    fresh = from_address("10.0.1.1", HTTP_X_FORWARDED_FOR="192.0.2.200")
+    assert token(fresh, "alice", PASSWORD).status_code == 429

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
 
 from tests.api.test_client_example import database_url
 from tests.security import servers
@@ -97,3 +98,11 @@ def test_the_production_setup_serves_beside_ten_slow_clients(
     assert cookie.startswith("__Host-csrftoken=") and "Secure" in cookie
     plain = servers.get(f"http://127.0.0.1:{http}/catalogue/", 5, Host=servers.HOST)
     assert plain.status == 301 and plain.headers["Location"].startswith("https://")
+    # Behind nginx the lockout counts the address nginx saw: a client's own X-Forwarded-For
+    # is replaced, so rotating it escapes nothing.
+    limit = settings.AXES_FAILURE_LIMIT
+    codes = [servers.post_json(base + "/api/v1/auth/token/", {
+        "username": f"nobody-{n}", "password": "wrong-password-1"}, Host=servers.HOST,
+        **{"X-Forwarded-For": f"192.0.2.{n}"}) for n in range(limit + 1)]
+    # (the failure that reaches the limit is answered as the lockout already)
+    assert codes == [400] * (limit - 1) + [429, 429]
