@@ -34,6 +34,16 @@ SHULIAN_LEDGER_ORIGIN = os.environ.get("SHULIAN_LEDGER_ORIGIN", "shulian.local/l
 # PostgreSQL: the role the application connects as (least privilege, see ledger/roles.py);
 # `migrate`, run as the owner role, grants it its privileges when this is set.
 SHULIAN_DB_APP_ROLE = os.environ.get("SHULIAN_DB_APP_ROLE", "")
+# Accept, then integrate (ledger.queue): integrate queued statements in the process that
+# queued them, right after its commit (the embedded default), or leave them to the
+# integrator process `manage.py integrate` (production: SHULIAN_INTEGRATE_IN_PROCESS=0).
+SHULIAN_INTEGRATE_IN_PROCESS = os.environ.get(
+    "SHULIAN_INTEGRATE_IN_PROCESS", "1" if not os.environ.get("CELERY_BROKER_URL") else "0"
+).lower() in ("1", "true", "yes")
+# How long a queued statement may wait to be integrated before the health check says so,
+# and how long an API call that queued statements waits for their seqs (milliseconds).
+SHULIAN_INTEGRATION_BOUND_MS = int(os.environ.get("SHULIAN_INTEGRATION_BOUND_MS", "250"))
+SHULIAN_INTEGRATION_WAIT_MS = int(os.environ.get("SHULIAN_INTEGRATION_WAIT_MS", "2000"))
 # Embedded default: seal a checkpoint every N entries (0 disables).
 SHULIAN_CHECKPOINT_EVERY = int(os.environ.get("SHULIAN_CHECKPOINT_EVERY", "16"))
 

@@ -13,8 +13,9 @@ from typing import Any
 
 from crypto.sm2 import PrivateKey
 from ledger import conf, keyring, keystore, store
-from ledger.append import Submission, append_many, require_transaction
+from ledger.append import append_many
 from ledger.errors import NO_CUSTODY, AppendRefused
+from ledger.integration import Submission, require_transaction
 from ledger.models import CustodialKey, Entry, LedgerKey
 from ledger.protocol.format import (
     VERSION,

@@ -13,8 +13,10 @@ from ledger.models import Entry, MerkleNode
 from ledger.protocol.format import ZERO_HASH
 from ledger.protocol.merkle import SubtreeTree, aligned_subtrees
 
-# Any fixed 64-bit number: the PostgreSQL advisory lock that serialises appends.
+# Any fixed 64-bit numbers: the PostgreSQL advisory locks that serialise appends, and that
+# keep statements being accepted apart from changes of the key registry.
 _APPEND_LOCK = 0x5348554C49414E  # "SHULIAN"
+_REGISTRY_LOCK = 0x5348554C49414F
 
 
 def lock_for_append() -> None:
@@ -28,6 +30,27 @@ def lock_for_append() -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_APPEND_LOCK])
+
+
+def share_registry() -> None:
+    """Accepting statements: hold the registry lock shared for the rest of the transaction,
+    so that no key changes between judging a statement's key and queuing the statement (a
+    registry change waits, then integrates what was queued before it). SQLite: its writers
+    run one at a time already."""
+    _advisory("SELECT pg_advisory_xact_lock_shared(%s)")
+
+
+def lock_registry() -> None:
+    """Changing the key registry (or erasing): hold the registry lock exclusively."""
+    _advisory("SELECT pg_advisory_xact_lock(%s)")
+
+
+def _advisory(sql: str) -> None:
+    if not connection.in_atomic_block:
+        raise RuntimeError("the registry lock needs an open transaction")
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [_REGISTRY_LOCK])
 
 
 @dataclass(frozen=True)
@@ -59,10 +82,7 @@ def tail() -> Tail:
         row = cursor.fetchone()
     if row is None:
         return Tail(0, ZERO_HASH, None)
-    recorded = Entry._meta.get_field("recorded").to_python(row[2])
-    if connection.vendor == "sqlite":
-        sqlite_ops: Any = connection.ops  # the SQLite backend's own converter
-        recorded = sqlite_ops.convert_datetimefield_value(recorded, None, connection)
+    recorded = _datetime(Entry._meta.get_field("recorded"), row[2])
     saw_recorded(recorded)
     return Tail(row[0] + 1, row[1], recorded)
 
@@ -150,8 +170,8 @@ def positions_and_nonces(key_ids: Iterable[str], pairs: set[tuple[str, str]]) ->
     tuple[dict[str, tuple[int, int | None, str | None]], set[tuple[str, str]]]
 ):
     """In one query: for each key id, (registered seq, seq that ended it, how), and which
-    (actor, nonce) pairs are already on the ledger. Run under the append lock: a key's
-    position changes only by appends."""
+    (actor, nonce) pairs are already taken (by an entry, or by a statement in the queue).
+    Under the append lock, a key's position changes only by appends."""
     kids = sorted(set(key_ids)) or [""]
     actors = sorted({actor for actor, _ in pairs}) or [""]
     nonces = sorted({nonce for _, nonce in pairs}) or [""]
@@ -159,7 +179,7 @@ def positions_and_nonces(key_ids: Iterable[str], pairs: set[tuple[str, str]]) ->
         cursor.execute(
             f"SELECT 'k', k.key_id, k.registered_seq, e.seq, e.how FROM ledger_ledgerkey k "
             f"LEFT JOIN ledger_keyend e ON e.key_id = k.id WHERE k.key_id IN ({_marks(len(kids))}) "
-            f"UNION ALL SELECT 'n', actor, NULL, NULL, nonce FROM ledger_entry "
+            f"UNION ALL SELECT 'n', actor, NULL, NULL, nonce FROM ledger_nonce "
             f"WHERE actor IN ({_marks(len(actors))}) AND nonce IN ({_marks(len(nonces))})",
             [*kids, *actors, *nonces],
         )
@@ -171,16 +191,17 @@ def positions_and_nonces(key_ids: Iterable[str], pairs: set[tuple[str, str]]) ->
 
 
 ENTRY_COLUMNS = ("seq", "leaf_hash", "prev", "data", "kind", "actor", "subject", "key_id",
-                 "nonce", "commitment", "statement_time", "recorded")
+                 "nonce", "commitment", "pending_id", "statement_time", "recorded")
 
 
 def insert(entries: Sequence[Entry], payloads: Sequence[tuple[int, str, str, bool]],
-           nodes: Sequence[tuple[int, str]]) -> None:
-    """Insert entry, payload (seq, data, salt, restricted) and Merkle-node rows, with one
-    statement per table (one in all on PostgreSQL)."""
+           nodes: Sequence[tuple[int, str]], nonces: Sequence[tuple[str, str]] = ()) -> None:
+    """Insert entry, payload (seq, data, salt, restricted), Merkle-node and nonce (actor,
+    nonce: those not taken at acceptance) rows, with one statement per table (one in all on
+    PostgreSQL)."""
     adapt = connection.ops.adapt_datetimefield_value
     entry_rows = [
-        [getattr(entry, column) for column in ENTRY_COLUMNS[:10]]
+        [getattr(entry, column) for column in ENTRY_COLUMNS[:11]]
         + [adapt(entry.statement_time), adapt(entry.recorded)]
         for entry in entries
     ]
@@ -189,6 +210,8 @@ def insert(entries: Sequence[Entry], payloads: Sequence[tuple[int, str, str, boo
               ("ledger_payload", payload_columns, [list(row) for row in payloads])]
     if nodes:
         tables.append(("ledger_merklenode", ("position", "hash"), [list(row) for row in nodes]))
+    if nonces:
+        tables.append(("ledger_nonce", ("actor", "nonce"), [list(row) for row in nonces]))
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql" and len(entry_rows) <= 50:
             _insert_together(cursor, tables)
@@ -222,3 +245,65 @@ def _insert_rows(cursor: Any, table: str, columns: Sequence[str],
     for start in range(0, len(rows), per_statement):
         marks, values = _values(columns, rows[start : start + per_statement])
         cursor.execute(f"INSERT INTO {table} ({', '.join(columns)}) VALUES {marks}", values)
+
+
+# --- the queue of accepted statements ---------------------------------------------------------
+
+PENDING_COLUMNS = ("statement", "signature", "payload", "salt", "restricted", "actor", "nonce",
+                   "key_id", "queued_at", "problem")
+
+
+def enqueue(rows: Sequence[Sequence[Any]]) -> list[int]:
+    """Queue statements (rows in PENDING_COLUMNS order but ``problem``) and take their
+    nonces, in the current transaction; their ids, in order. The nonce index refuses a
+    nonce taken meanwhile (IntegrityError)."""
+    adapt = connection.ops.adapt_datetimefield_value
+    values = [[*row[:8], adapt(row[8]), ""] for row in rows]
+    nonces = [[row[5], row[6]] for row in rows]
+    with connection.cursor() as cursor:
+        _insert_rows(cursor, "ledger_nonce", ("actor", "nonce"), nonces)
+        if connection.vendor == "postgresql":
+            marks, params = _values(PENDING_COLUMNS, values)
+            cursor.execute(f"INSERT INTO ledger_pending ({', '.join(PENDING_COLUMNS)}) "
+                           f"VALUES {marks} RETURNING id", params)
+            return [row[0] for row in cursor.fetchall()]
+        ids = []
+        for row in values:  # SQLite: one at a time for lastrowid (its writers are serialised)
+            cursor.execute(f"INSERT INTO ledger_pending ({', '.join(PENDING_COLUMNS)}) "
+                           f"VALUES ({_marks(len(PENDING_COLUMNS))})", row)
+            ids.append(int(cursor.lastrowid))
+        return ids
+
+
+def pending(limit: int) -> list[tuple[Any, ...]]:
+    """The oldest queued statements not set aside: (id, *PENDING_COLUMNS[:9])."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT id, {', '.join(PENDING_COLUMNS[:9])} FROM ledger_pending "
+                       "WHERE problem = '' ORDER BY id LIMIT %s", [limit])
+        rows = cursor.fetchall()
+    field = Entry._meta.get_field("recorded")
+    return [(*row[:9], _datetime(field, row[9])) for row in rows]
+
+
+def _datetime(field: Any, value: Any) -> datetime:
+    """A datetime column read with raw SQL, as the ORM would give it (aware, UTC)."""
+    moment: datetime = field.to_python(value)
+    if connection.vendor == "sqlite":
+        sqlite_ops: Any = connection.ops  # the SQLite backend's own converter
+        moment = sqlite_ops.convert_datetimefield_value(moment, None, connection)
+    return moment
+
+
+def dequeue(ids: Sequence[int]) -> None:
+    if ids:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DELETE FROM ledger_pending WHERE id IN ({_marks(len(ids))})",
+                           list(ids))
+
+
+def set_aside(pending_id: int, problem: str) -> None:
+    """A queued statement the integrator could not integrate: kept, with why, for the
+    health check and an operator."""
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE ledger_pending SET problem = %s WHERE id = %s",
+                       [problem or "refused", pending_id])

@@ -14,7 +14,7 @@ from typing import Any
 LEDGER_TABLES = (
     "ledger_entry", "ledger_payload", "ledger_merklenode", "ledger_checkpoint",
     "ledger_ledgerkey", "ledger_keyend", "ledger_custodialkey", "ledger_cosignature",
-    "ledger_witnessevidence",
+    "ledger_witnessevidence", "ledger_nonce",
 )
 # Other apps' immutable records, protected the same way by their own migrations.
 CATALOG_TABLES = ("catalog_resourceversion",)
@@ -121,3 +121,44 @@ def drop(connection: Any, tables: Sequence[str] = APPEND_ONLY_TABLES) -> None:
     with connection.cursor() as cursor:
         for statement in drop_statements(connection.vendor, _existing(connection, tables)):
             cursor.execute(statement)
+
+
+# --- queued statements: a transaction that queues one commits within a minute ------------------
+#
+# The integrator records a queued statement at the later of the time it was queued and the
+# previous entry's; so that this stays within the five minutes of statement.time that the
+# format allows, no transaction may keep a queued statement uncommitted for longer than
+# ledger.queue.ALLOWANCE. SQLite needs no such check: its writers run one at a time, so
+# nothing is integrated while a transaction holds a queued statement.
+PENDING_TABLE = "ledger_pending"
+COMMIT_BOUND_SECONDS = 60
+_PG_COMMIT_BOUND = f"""
+CREATE OR REPLACE FUNCTION ledger_pending_commit_bound() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF clock_timestamp() - transaction_timestamp() > interval '{COMMIT_BOUND_SECONDS} seconds' THEN
+        RAISE EXCEPTION 'a transaction that queues a ledger statement must commit within % '
+            'seconds of its start', {COMMIT_BOUND_SECONDS} USING ERRCODE = 'check_violation';
+    END IF;
+    RETURN NULL;
+END
+$$
+"""
+
+
+def install_commit_bound(connection: Any) -> None:
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(_PG_COMMIT_BOUND)
+        cursor.execute(f"DROP TRIGGER IF EXISTS {PENDING_TABLE}_commit_bound ON {PENDING_TABLE}")
+        cursor.execute(
+            f"CREATE CONSTRAINT TRIGGER {PENDING_TABLE}_commit_bound AFTER INSERT ON "
+            f"{PENDING_TABLE} DEFERRABLE INITIALLY DEFERRED FOR EACH ROW "
+            "EXECUTE FUNCTION ledger_pending_commit_bound()")
+
+
+def drop_commit_bound(connection: Any) -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TRIGGER IF EXISTS {PENDING_TABLE}_commit_bound "
+                           f"ON {PENDING_TABLE}")
