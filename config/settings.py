@@ -44,6 +44,10 @@ SHULIAN_INTEGRATE_IN_PROCESS = os.environ.get(
 # and how long an API call that queued statements waits for their seqs (milliseconds).
 SHULIAN_INTEGRATION_BOUND_MS = int(os.environ.get("SHULIAN_INTEGRATION_BOUND_MS", "250"))
 SHULIAN_INTEGRATION_WAIT_MS = int(os.environ.get("SHULIAN_INTEGRATION_WAIT_MS", "2000"))
+# How long a custodial key, once unsealed to sign, stays in memory (seconds; 0: not held).
+SHULIAN_CUSTODY_HOLD_SECONDS = float(os.environ.get("SHULIAN_CUSTODY_HOLD_SECONDS", "30"))
+# How long the working-day calendar read from the Holiday table is reused (seconds).
+SHULIAN_CALENDAR_CACHE_SECONDS = float(os.environ.get("SHULIAN_CALENDAR_CACHE_SECONDS", "300"))
 # Embedded default: seal a checkpoint every N entries (0 disables).
 SHULIAN_CHECKPOINT_EVERY = int(os.environ.get("SHULIAN_CHECKPOINT_EVERY", "16"))
 
@@ -112,6 +116,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "kernel.request_cache.RequestCacheMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -149,6 +154,8 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Django's backend, with writers that take turns instead of polling (kernel.db.sqlite3)
+    DATABASES["default"]["ENGINE"] = "kernel.db.sqlite3"
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {
         # BEGIN IMMEDIATE for every atomic block: writers queue on the database lock

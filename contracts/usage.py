@@ -45,8 +45,8 @@ def _shape(submissions: Sequence[ledger.Submission]) -> None:
 def _check_grants(by: authz.User, submissions: Sequence[ledger.Submission]) -> None:
     """Every record is by a participant the user acts for, about an active grant it holds."""
     actors = {str(sub.statement.get("actor")) for sub in submissions}
-    mine = set(authz.participants_of(by).filter(code__in=actors, status=Status.ADMITTED)
-               .values_list("code", flat=True))
+    mine = {p.code for p in authz.participants(by)
+            if p.code in actors and p.status == Status.ADMITTED}
     wanted = {int(sub.statement["subject"][len(_GRANT):]) for sub in submissions}
     held = dict(Grant.objects.filter(pk__in=wanted, state=Grant.State.ACTIVE)
                 .values_list("pk", "grantee__code"))

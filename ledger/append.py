@@ -39,13 +39,19 @@ def append_many(submissions: Iterable[Submission]) -> list[Entry]:
     checked = [check(sub, known, verified) for sub in batch]
     registry = any(isinstance(sub.statement.get("kind"), str)
                    and is_reserved(sub.statement["kind"]) for sub in batch)
-    with transaction.atomic():
-        if registry:
+    if registry:
+        with transaction.atomic():  # several writes: all of them or none
             store.lock_registry()
-        store.lock_for_append()
-        if registry:
+            store.lock_for_append()
             queue.drain_locked()
-        entries = integrate_locked(checked, known, verified)
+            entries = integrate_locked(checked, known, verified)
+    elif len(batch) > store.ONE_STATEMENT:
+        with transaction.atomic():  # written in several statements
+            entries = integrate_locked(checked, known, verified, lock=True)
+    else:
+        # Refusals are decided before anything is written, and the batch is written by one
+        # statement: it needs no savepoint of its own in the caller's transaction.
+        entries = integrate_locked(checked, known, verified, lock=True)
     schedule_checkpoint(entries[0].seq, entries[-1].seq + 1)
     return entries
 

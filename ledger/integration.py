@@ -17,11 +17,11 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
+from django.db import IntegrityError, connection
 
 from crypto.canonical import parse
 from crypto.errors import CanonicalizationError
-from ledger import conf, jobs, keystore, store
+from ledger import conf, custody, jobs, keystore, store
 from ledger.errors import AppendRefused, NotInTransaction
 from ledger.models import Entry, KeyEnd, LedgerKey, MerkleNode, Payload
 from ledger.protocol.format import (
@@ -34,7 +34,7 @@ from ledger.protocol.format import (
     payload_bytes,
     statement_bytes,
 )
-from ledger.protocol.keystate import REPLACED, REVOKED
+from ledger.protocol.keystate import REPLACED, REVOKED, KeyState
 from ledger.protocol.merkle import SM3, closed_subtrees
 from ledger.protocol.records import (
     KEY_KINDS,
@@ -183,13 +183,28 @@ class _History:
 
 
 def integrate_locked(items: Sequence[Checked], known: dict[str, KeyRecord],
-                     verified: SignatureCheck) -> list[Entry]:
+                     verified: SignatureCheck, *, lock: bool = False) -> list[Entry]:
     """Give ``items`` the next seqs and write them; the caller holds the append lock in its
-    transaction. AppendRefused (with ``index``, the item's place) if one is refused there."""
-    tail = store.tail()
+    transaction (with ``lock``, it is taken here, with the first read). AppendRefused (with
+    ``index``, the item's place) if one is refused there."""
+    pairs = {(i.submission.statement["actor"], i.submission.statement["nonce"]) for i in items
+             if i.pending_id is None}
+    wanted = set(known) | {i.submission.statement["key"] for i in items}
+    tail, positions, used = store.tail_and_positions(wanted, pairs,
+                                                     lock=store.APPEND if lock else None)
     recorded = _recorded_times(items, tail.recorded)
-    _decide(items, tail.size, [format_time(moment) for moment in recorded], known, verified)
-    entries = _insert(items, tail, recorded)
+    keys = keystore.state_for(known, positions)
+    _decide(items, tail.size, [format_time(moment) for moment in recorded], keys, used,
+            verified)
+    try:
+        entries = _insert(items, tail, recorded)
+    except IntegrityError as exc:
+        # a nonce taken meanwhile by a statement being accepted into the queue (the nonce
+        # index is shared, and acceptance does not wait for the append lock)
+        if "nonce" not in str(exc):
+            raise
+        raise AppendRefused("statement.nonce", "was already used by this actor (a replay)",
+                            Code.NONCE_REPLAY) from None
     _follow_ledger_kinds(items, tail.size)
     store.saw_recorded(recorded[-1])
     return entries
@@ -210,15 +225,10 @@ def _recorded_times(items: Sequence[Checked], last: datetime | None) -> list[dat
     return times
 
 
-def _decide(items: Sequence[Checked], size: int, recorded: Sequence[str],
-            known: dict[str, KeyRecord], verified: SignatureCheck) -> None:
+def _decide(items: Sequence[Checked], size: int, recorded: Sequence[str], keys: KeyState,
+            used: set[tuple[str, str]], verified: SignatureCheck) -> None:
     """Under the lock: the rules for each item at its seq, the key state following the
     batch, so that a key registered early in a batch may sign later in it."""
-    pairs = {(i.submission.statement["actor"], i.submission.statement["nonce"]) for i in items
-             if i.pending_id is None}
-    wanted = set(known) | {i.submission.statement["key"] for i in items}
-    positions, used = store.positions_and_nonces(wanted, pairs)
-    keys = keystore.state_for(known, positions)
     history = _History()
     seen: set[tuple[str, str]] = set()
     for offset, item in enumerate(items):
@@ -243,7 +253,7 @@ def _insert(items: Sequence[Checked], tail: store.Tail, recorded: Sequence[datet
     prev = tail.head
     entries: list[Entry] = []
     payloads: list[tuple[int, str, str, bool]] = []
-    nodes: list[tuple[int, str]] = []
+    nodes: list[list[tuple[int, str]]] = []  # the Merkle nodes each leaf closes
     for offset, item in enumerate(items):
         seq = tail.size + offset
         sub = item.submission
@@ -251,8 +261,8 @@ def _insert(items: Sequence[Checked], tail: store.Tail, recorded: Sequence[datet
         data = entry_bytes_fast(seq=seq, prev=prev, statement_data=item.candidate.data(),
                                 sig=sub.signature, recorded=format_time(recorded[offset]))
         leaf = leaf_hash(data)
-        for level, index, node in closed_subtrees(seq, leaf, frontier, SM3):
-            nodes.append((MerkleNode.pack(level, index), node.hex()))
+        nodes.append([(MerkleNode.pack(level, index), node.hex())
+                      for level, index, node in closed_subtrees(seq, leaf, frontier, SM3)])
         entry = Entry(
             seq=seq, leaf_hash=leaf.hex(), prev=prev, data=data.decode("utf-8"),
             kind=statement["kind"], actor=statement["actor"], subject=statement["subject"],
@@ -263,9 +273,7 @@ def _insert(items: Sequence[Checked], tail: store.Tail, recorded: Sequence[datet
         entries.append(entry)
         payloads.append((seq, item.payload_text, sub.salt, sub.restricted))
         prev = entry.leaf_hash
-    nonces = [(item.submission.statement["actor"], item.submission.statement["nonce"])
-              for item in items if item.pending_id is None]  # a queued one took its own
-    store.insert(entries, payloads, nodes, nonces)
+    store.insert(entries, payloads, nodes)  # the database takes the nonces (ledger.triggers)
     store.remember_frontier(tail.size + len(entries), prev, frontier)
     for entry in entries:  # they are in the database now, as if saved by the ORM
         entry._state.adding = False
@@ -293,9 +301,11 @@ def _follow_ledger_kinds(items: Sequence[Checked], size: int) -> None:
             )
             if record.replaces is not None:
                 _end(record.replaces, seq, REPLACED, record.key)
+            custody.forget(record.owner)  # a key held in memory may be the one replaced
         elif statement["kind"] == KEY_REVOKED:
             revocation = read_revocation(item.submission.payload)
             _end(revocation.key, seq, REVOKED, revocation.reason)
+            custody.forget()
 
 
 def _end(key_id: str, seq: int, how: str, reason: str) -> None:

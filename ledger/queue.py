@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 
 from crypto.canonical import parse
 from ledger import conf, jobs, keystore, store
@@ -73,35 +73,34 @@ def submit(submissions: Iterable[Submission]) -> list[int]:
     known = known_records(batch)
     verified = PreVerified()
     checked = [check(sub, known, verified) for sub in batch]
-    with transaction.atomic():
-        store.share_registry()
-        tail = store.tail()
-        accepted = max(conf.now(), tail.recorded) if tail.recorded else conf.now()
-        _judge(checked, tail.size, accepted, known, verified)
-        try:
-            ids = store.enqueue([_row(item, accepted) for item in checked])
-        except IntegrityError:
-            raise AppendRefused("statement.nonce", "was already used by this actor (a replay)",
-                                Code.NONCE_REPLAY) from None
-        _notify()
+    # The batch is queued by one statement after its refusals are decided: it needs no
+    # savepoint of its own in the caller's transaction.
+    accepted = _judge(checked, known, verified)
+    try:
+        ids = store.enqueue([_row(item, accepted) for item in checked], notify=CHANNEL)
+    except IntegrityError:
+        raise AppendRefused("statement.nonce", "was already used by this actor (a replay)",
+                            Code.NONCE_REPLAY) from None
     if settings.SHULIAN_INTEGRATE_IN_PROCESS:
         jobs.after_commit(jobs.INTEGRATE)
     return ids
 
 
-def _judge(items: Sequence[Checked], size: int, accepted: datetime,
-           known: dict[str, KeyRecord], verified: PreVerified) -> None:
+def _judge(items: Sequence[Checked], known: dict[str, KeyRecord],
+           verified: PreVerified) -> datetime:
     """The format's rules for the next seq, at the earliest and the latest time the
-    integrator may record the statement; the nonce not taken."""
+    integrator may record the statement; the nonce not taken. When they were accepted."""
     wanted = set(known) | {item.submission.statement["key"] for item in items}
     pairs = {(i.submission.statement["actor"], i.submission.statement["nonce"]) for i in items}
-    positions, used = store.positions_and_nonces(wanted, pairs)
+    # the registry lock held shared until the caller's commit (taken with the read)
+    tail, positions, used = store.tail_and_positions(wanted, pairs, lock=store.SHARED_REGISTRY)
+    accepted = max(conf.now(), tail.recorded) if tail.recorded else conf.now()
     keys = keystore.state_for(known, positions)
     seen: set[tuple[str, str]] = set()
     for index, item in enumerate(items):
         for moment in (accepted, accepted + ALLOWANCE):
-            found = refusals(item.candidate, seq=size, recorded=format_time(moment), keys=keys,
-                             check_signature=verified)
+            found = refusals(item.candidate, seq=tail.size, recorded=format_time(moment),
+                             keys=keys, check_signature=verified)
             if found:
                 raise AppendRefused.of(found[0], index)
         statement = item.submission.statement
@@ -111,6 +110,7 @@ def _judge(items: Sequence[Checked], size: int, accepted: datetime,
                                 f"by {statement['actor']!r} (a replay)", Code.NONCE_REPLAY,
                                 index=index)
         seen.add(pair)
+    return accepted
 
 
 def _row(item: Checked, accepted: datetime) -> list[object]:
@@ -118,14 +118,6 @@ def _row(item: Checked, accepted: datetime) -> list[object]:
     statement = sub.statement
     return [item.candidate.data().decode("utf-8"), sub.signature, item.payload_text, sub.salt,
             sub.restricted, statement["actor"], statement["nonce"], statement["key"], accepted]
-
-
-def _notify() -> None:
-    """PostgreSQL: wake the integrator once this transaction commits (NOTIFY is delivered
-    at commit, and only if it commits)."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(f"NOTIFY {CHANNEL}")
 
 
 # --- integrating ------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,14 +31,6 @@ def lock_for_append() -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_APPEND_LOCK])
-
-
-def share_registry() -> None:
-    """Accepting statements: hold the registry lock shared for the rest of the transaction,
-    so that no key changes between judging a statement's key and queuing the statement (a
-    registry change waits, then integrates what was queued before it). SQLite: its writers
-    run one at a time already."""
-    _advisory("SELECT pg_advisory_xact_lock_shared(%s)")
 
 
 def lock_registry() -> None:
@@ -166,54 +159,138 @@ def _marks(count: int) -> str:
     return ", ".join(["%s"] * count)
 
 
-def positions_and_nonces(key_ids: Iterable[str], pairs: set[tuple[str, str]]) -> (
-    tuple[dict[str, tuple[int, int | None, str | None]], set[tuple[str, str]]]
-):
-    """In one query: for each key id, (registered seq, seq that ended it, how), and which
-    (actor, nonce) pairs are already taken (by an entry, or by a statement in the queue).
-    Under the append lock, a key's position changes only by appends."""
+Positions = dict[str, tuple[int, int | None, str | None]]
+
+_TAIL_AND_POSITIONS = (
+    "SELECT 't', leaf_hash, seq, NULL, NULL, recorded FROM (SELECT leaf_hash, seq, recorded "
+    "FROM ledger_entry ORDER BY seq DESC LIMIT 1) AS last "
+    "UNION ALL SELECT 'k', k.key_id, k.registered_seq, e.seq, e.how, NULL "
+    "FROM ledger_ledgerkey k LEFT JOIN ledger_keyend e ON e.key_id = k.id "
+    "WHERE k.key_id IN ({kids}) "
+    "UNION ALL SELECT 'n', actor, NULL, NULL, nonce, NULL FROM ledger_nonce "
+    "WHERE actor IN ({actors}) AND nonce IN ({nonces})"
+)
+
+# PostgreSQL: the same read after taking an advisory lock, in one round trip. A PL/pgSQL
+# function takes a new snapshot for each statement in it (READ COMMITTED), so the read sees
+# everything committed before the lock was granted. Installed by migration 0005.
+LOCK_AND_READ_FUNCTION = """
+CREATE OR REPLACE FUNCTION ledger_lock_and_read(lock_id bigint, shared boolean, kids text[],
+        actors text[], nonces text[])
+    RETURNS TABLE (r_tag text, r_text text, r_number bigint, r_ended bigint, r_how text,
+                   r_recorded timestamptz)
+    LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+    IF shared THEN
+        PERFORM pg_advisory_xact_lock_shared(lock_id);
+    ELSE
+        PERFORM pg_advisory_xact_lock(lock_id);
+    END IF;
+    RETURN QUERY
+        SELECT 't'::text, last.leaf_hash::text, last.seq::bigint, NULL::bigint, NULL::text,
+               last.recorded
+        FROM (SELECT e.leaf_hash, e.seq, e.recorded FROM ledger_entry e
+              ORDER BY e.seq DESC LIMIT 1) AS last
+        UNION ALL
+        SELECT 'k'::text, k.key_id::text, k.registered_seq::bigint, ke.seq::bigint,
+               ke.how::text, NULL::timestamptz
+        FROM ledger_ledgerkey k LEFT JOIN ledger_keyend ke ON ke.key_id = k.id
+        WHERE k.key_id = ANY (kids)
+        UNION ALL
+        SELECT 'n'::text, n.actor::text, NULL::bigint, NULL::bigint, n.nonce::text,
+               NULL::timestamptz
+        FROM ledger_nonce n WHERE n.actor = ANY (actors) AND n.nonce = ANY (nonces);
+END
+$$
+"""
+
+
+def install_functions(connection: Any) -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(LOCK_AND_READ_FUNCTION)
+
+
+# The lock a read may take first (PostgreSQL; on SQLite the transaction holds the write lock).
+APPEND = "append"  # exclusive: appends and integration
+SHARED_REGISTRY = "shared-registry"  # accepting statements into the queue
+
+
+def tail_and_positions(key_ids: Iterable[str], pairs: set[tuple[str, str]], *,
+                       lock: str | None = None) -> tuple[Tail, Positions, set[tuple[str, str]]]:
+    """In one query: the tail; for each key id, (registered seq, seq that ended it, how);
+    and which (actor, nonce) pairs are already taken (by an entry, or by a statement in the
+    queue). Under the append lock, all three change only by appends. With ``lock``
+    (:data:`APPEND`, :data:`SHARED_REGISTRY`), that lock is taken first, in the same round
+    trip, for the rest of the transaction."""
     kids = sorted(set(key_ids)) or [""]
     actors = sorted({actor for actor, _ in pairs}) or [""]
     nonces = sorted({nonce for _, nonce in pairs}) or [""]
+    if lock is not None and not connection.in_atomic_block:
+        raise RuntimeError("a ledger lock needs an open transaction")
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT 'k', k.key_id, k.registered_seq, e.seq, e.how FROM ledger_ledgerkey k "
-            f"LEFT JOIN ledger_keyend e ON e.key_id = k.id WHERE k.key_id IN ({_marks(len(kids))}) "
-            f"UNION ALL SELECT 'n', actor, NULL, NULL, nonce FROM ledger_nonce "
-            f"WHERE actor IN ({_marks(len(actors))}) AND nonce IN ({_marks(len(nonces))})",
-            [*kids, *actors, *nonces],
-        )
+        if lock is not None and connection.vendor == "postgresql":
+            lock_id = _REGISTRY_LOCK if lock == SHARED_REGISTRY else _APPEND_LOCK
+            cursor.execute("SELECT * FROM ledger_lock_and_read(%s, %s, %s, %s, %s)",
+                           [lock_id, lock == SHARED_REGISTRY, kids, actors, nonces])
+        else:
+            cursor.execute(_TAIL_AND_POSITIONS.format(kids=_marks(len(kids)),
+                                                      actors=_marks(len(actors)),
+                                                      nonces=_marks(len(nonces))),
+                           [*kids, *actors, *nonces])
         rows = cursor.fetchall()
-    positions = {kid: (registered, ended, how) for tag, kid, registered, ended, how in rows
-                 if tag == "k"}
-    used = {(actor, nonce) for tag, actor, _, _, nonce in rows if tag == "n"} & pairs
-    return positions, used
+    last = Tail(0, ZERO_HASH, None)
+    positions: Positions = {}
+    used: set[tuple[str, str]] = set()
+    for tag, text, number, ended, how, recorded in rows:
+        if tag == "t":
+            moment = _datetime(Entry._meta.get_field("recorded"), recorded)
+            saw_recorded(moment)
+            last = Tail(number + 1, text, moment)
+        elif tag == "k":
+            positions[text] = (number, ended, how)
+        elif (text, how) in pairs:
+            used.add((text, how))
+    return last, positions, used
 
 
 ENTRY_COLUMNS = ("seq", "leaf_hash", "prev", "data", "kind", "actor", "subject", "key_id",
                  "nonce", "commitment", "pending_id", "statement_time", "recorded")
+PAYLOAD_COLUMNS = ("entry_id", "data", "salt", "restricted")
+# Up to this many entries are inserted by one statement (above it, by a few).
+ONE_STATEMENT = 50
+# SQLite: an entry, its payload and the Merkle nodes it closes (a JSON list of [position,
+# hash]) inserted as one row of this view (ledger.triggers.APPEND_VIEW_SQLITE).
+APPEND_VIEW = "ledger_append"
+APPEND_COLUMNS = (*ENTRY_COLUMNS, "payload", "salt", "restricted", "nodes")
 
 
 def insert(entries: Sequence[Entry], payloads: Sequence[tuple[int, str, str, bool]],
-           nodes: Sequence[tuple[int, str]], nonces: Sequence[tuple[str, str]] = ()) -> None:
-    """Insert entry, payload (seq, data, salt, restricted), Merkle-node and nonce (actor,
-    nonce: those not taken at acceptance) rows, with one statement per table (one in all on
-    PostgreSQL)."""
+           nodes: Sequence[Sequence[tuple[int, str]]]) -> None:
+    """Insert the entries with their payload (seq, data, salt, restricted) and the Merkle
+    nodes (position, hash) each one closes: one statement on either engine (PostgreSQL:
+    data-modifying CTEs; SQLite: the view ``ledger_append``, whose trigger writes the three
+    tables). An entry not integrated from the queue takes its nonce in the nonce index as
+    it is inserted (a trigger too: ledger.triggers)."""
     adapt = connection.ops.adapt_datetimefield_value
     entry_rows = [
         [getattr(entry, column) for column in ENTRY_COLUMNS[:11]]
         + [adapt(entry.statement_time), adapt(entry.recorded)]
         for entry in entries
     ]
-    payload_columns = ("entry_id", "data", "salt", "restricted")
-    tables = [("ledger_entry", ENTRY_COLUMNS, entry_rows),
-              ("ledger_payload", payload_columns, [list(row) for row in payloads])]
-    if nodes:
-        tables.append(("ledger_merklenode", ("position", "hash"), [list(row) for row in nodes]))
-    if nonces:
-        tables.append(("ledger_nonce", ("actor", "nonce"), [list(row) for row in nonces]))
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql" and len(entry_rows) <= 50:
+        if connection.vendor == "sqlite":
+            rows = [[*entry, data, salt, restricted, json.dumps(closed)]
+                    for entry, (_, data, salt, restricted), closed
+                    in zip(entry_rows, payloads, nodes, strict=True)]
+            _insert_rows(cursor, APPEND_VIEW, APPEND_COLUMNS, rows)
+            return
+        tables = [("ledger_entry", ENTRY_COLUMNS, entry_rows),
+                  ("ledger_payload", PAYLOAD_COLUMNS, [list(row) for row in payloads])]
+        flat = [list(node) for closed in nodes for node in closed]
+        if flat:
+            tables.append(("ledger_merklenode", ("position", "hash"), flat))
+        if len(entry_rows) <= ONE_STATEMENT:
             _insert_together(cursor, tables)
             return
         for table, columns, rows in tables:
@@ -240,8 +317,8 @@ def _insert_together(cursor: Any, tables: Sequence[tuple[str, Sequence[str],
 
 def _insert_rows(cursor: Any, table: str, columns: Sequence[str],
                  rows: Sequence[list[Any]]) -> None:
-    # SQLite allows 32766 parameters per statement: insert in slices well below that.
-    per_statement = max(1, 900 // len(columns))
+    # SQLite allows 32766 parameters per statement (PostgreSQL 65535): slices below that.
+    per_statement = max(1, 30000 // len(columns))
     for start in range(0, len(rows), per_statement):
         marks, values = _values(columns, rows[start : start + per_statement])
         cursor.execute(f"INSERT INTO {table} ({', '.join(columns)}) VALUES {marks}", values)
@@ -253,26 +330,25 @@ PENDING_COLUMNS = ("statement", "signature", "payload", "salt", "restricted", "a
                    "key_id", "queued_at", "problem")
 
 
-def enqueue(rows: Sequence[Sequence[Any]]) -> list[int]:
-    """Queue statements (rows in PENDING_COLUMNS order but ``problem``) and take their
-    nonces, in the current transaction; their ids, in order. The nonce index refuses a
-    nonce taken meanwhile (IntegrityError)."""
+def enqueue(rows: Sequence[Sequence[Any]], notify: str = "") -> list[int]:
+    """Queue statements (rows in PENDING_COLUMNS order but ``problem``) in one statement, in
+    the current transaction; their ids, in order. Each takes its nonce in the nonce index as
+    it is inserted (a trigger), which refuses a nonce taken meanwhile (IntegrityError).
+    PostgreSQL: the same statement notifies channel ``notify`` (delivered at commit, and
+    only if it commits)."""
     adapt = connection.ops.adapt_datetimefield_value
     values = [[*row[:8], adapt(row[8]), ""] for row in rows]
-    nonces = [[row[5], row[6]] for row in rows]
+    marks, params = _values(PENDING_COLUMNS, values)
+    insert = f"INSERT INTO ledger_pending ({', '.join(PENDING_COLUMNS)}) VALUES {marks} " \
+             "RETURNING id"
     with connection.cursor() as cursor:
-        _insert_rows(cursor, "ledger_nonce", ("actor", "nonce"), nonces)
-        if connection.vendor == "postgresql":
-            marks, params = _values(PENDING_COLUMNS, values)
-            cursor.execute(f"INSERT INTO ledger_pending ({', '.join(PENDING_COLUMNS)}) "
-                           f"VALUES {marks} RETURNING id", params)
-            return [row[0] for row in cursor.fetchall()]
-        ids = []
-        for row in values:  # SQLite: one at a time for lastrowid (its writers are serialised)
-            cursor.execute(f"INSERT INTO ledger_pending ({', '.join(PENDING_COLUMNS)}) "
-                           f"VALUES ({_marks(len(PENDING_COLUMNS))})", row)
-            ids.append(int(cursor.lastrowid))
-        return ids
+        if connection.vendor == "postgresql" and notify:
+            cursor.execute(f"WITH queued AS ({insert}), woken AS (SELECT pg_notify(%s, '')) "
+                           "SELECT queued.id FROM queued CROSS JOIN woken", [*params, notify])
+        else:
+            cursor.execute(insert, params)
+        # ids come from one sequence in VALUES order; RETURNING promises no order
+        return sorted(int(row[0]) for row in cursor.fetchall())
 
 
 def pending(limit: int) -> list[tuple[Any, ...]]:

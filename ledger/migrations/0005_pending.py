@@ -3,7 +3,7 @@ batches by the integrator (ledger.integrator)."""
 
 from django.db import migrations, models
 
-from ledger import triggers
+from ledger import store, triggers
 
 
 def install(apps, schema_editor):
@@ -12,6 +12,10 @@ def install(apps, schema_editor):
 
 def drop(apps, schema_editor):
     triggers.drop(schema_editor.connection, triggers.LEDGER_TABLES)
+
+
+def install_functions(apps, schema_editor):
+    store.install_functions(schema_editor.connection)
 
 
 def install_commit_bound(apps, schema_editor):
@@ -77,4 +81,5 @@ class Migration(migrations.Migration):
         ),
         migrations.RunPython(install, drop),
         migrations.RunPython(install_commit_bound, drop_commit_bound),
+        migrations.RunPython(install_functions, migrations.RunPython.noop),
     ]
