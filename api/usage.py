@@ -14,6 +14,7 @@ from typing import Any
 from django.conf import settings
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -24,6 +25,7 @@ from kernel.errors import NotFound
 from ledger import queue
 from ledger import services as ledger
 from ledger.models import Pending
+from policy import visibility
 
 
 class SignedRecordInput(Input):
@@ -42,9 +44,9 @@ PENDING = inline_serializer("PendingRef", {"id": serializers.IntegerField(),
                                            "url": serializers.CharField()})
 
 
-def _pending_ref(request: Request, pending_id: int) -> dict[str, Any]:
-    return {"id": pending_id,
-            "url": request.build_absolute_uri(f"/api/v1/ledger/pending/{pending_id}/")}
+def _pending_refs(request: Request, ids: list[int]) -> list[dict[str, Any]]:
+    base = request.build_absolute_uri("/api/v1/ledger/pending/")  # once, not per record
+    return [{"id": pending_id, "url": f"{base}{pending_id}/"} for pending_id in ids]
 
 
 class UsageRecordsView(ApiView):
@@ -66,25 +68,30 @@ class UsageRecordsView(ApiView):
         found = queue.wait(ids, settings.SHULIAN_INTEGRATION_WAIT_MS / 1000)
         if len(found) == len(ids):
             return Response({"entries": [entry_ref(found[i]) for i in ids]}, status=201)
-        return Response({"pending": [_pending_ref(request, i) for i in ids]}, status=202)
+        return Response({"pending": _pending_refs(request, ids)}, status=202)
 
 
 class PendingView(ApiView):
     """Where a queued statement stands: queued, integrated (with its entry), or set aside
-    (with the reason)."""
+    (with the reason); for the members of its actor and oversight (404 for anyone else)."""
+
+    permission_classes = [IsAuthenticated]
 
     @extend_schema(operation_id="ledger_pending_retrieve", responses={200: inline_serializer(
         "PendingState", {"id": serializers.IntegerField(), "state": serializers.CharField(),
                          "entry": EntryRefSerializer(allow_null=True),
                          "problem": serializers.CharField()}), **errors(404)})
     def get(self, request: Request, pending_id: int) -> Response:
+        missing = NotFound(f"no queued statement {pending_id}")
         entry = queue.integrated([pending_id]).get(pending_id)
         if entry is not None:
+            if not visibility.sees_queued(request.user, entry.actor):
+                raise missing
             return Response({"id": pending_id, "state": "integrated", "entry": entry_ref(entry),
                              "problem": ""})
         row = Pending.objects.filter(pk=pending_id).first()
-        if row is None:
-            raise NotFound(f"no queued statement {pending_id}")
+        if row is None or not visibility.sees_queued(request.user, row.actor):
+            raise missing
         state = "set aside" if row.problem else "queued"
         return Response({"id": pending_id, "state": state, "entry": None,
                          "problem": row.problem})

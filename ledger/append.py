@@ -18,7 +18,7 @@ from ledger import queue, store
 from ledger.integration import (
     PreVerified,
     Submission,
-    check,
+    check_all,
     integrate_locked,
     known_records,
     require_transaction,
@@ -36,7 +36,7 @@ def append_many(submissions: Iterable[Submission]) -> list[Entry]:
         return []
     known = known_records(batch)
     verified = PreVerified()
-    checked = [check(sub, known, verified) for sub in batch]
+    checked = check_all(batch, known, verified)
     registry = any(isinstance(sub.statement.get("kind"), str)
                    and is_reserved(sub.statement["kind"]) for sub in batch)
     if registry:

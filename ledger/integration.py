@@ -171,6 +171,20 @@ def check(sub: Submission, keys: dict[str, KeyRecord], verified: PreVerified) ->
     return Checked(sub, candidate, payload_data.decode("utf-8"))
 
 
+def check_all(batch: Sequence[Submission], keys: dict[str, KeyRecord],
+              verified: PreVerified) -> list[Checked]:
+    """:func:`check` for each statement of a batch; AppendRefused carries the statement's
+    place in the batch (``index``)."""
+    checked = []
+    for index, sub in enumerate(batch):
+        try:
+            checked.append(check(sub, keys, verified))
+        except AppendRefused as exc:
+            exc.index = index
+            raise
+    return checked
+
+
 class _History:
     """Earlier entries, as the rules for a redaction need them (read only for redactions)."""
 

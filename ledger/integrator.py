@@ -3,7 +3,8 @@
 ``manage.py integrate`` runs :func:`run`. It first takes the ledger's lease (a row that says
 who integrates and until when) and renews it while it works; a second integrator waits for
 the lease to expire, so that two never run at once, and a crashed one is replaced within
-:data:`LEASE` (integration itself is one transaction under the append lock, so a crash at
+:data:`LEASE` (at once by an integrator on the same host, which sees that the holder's
+process is gone; integration itself is one transaction under the append lock, so a crash at
 any point leaves nothing half-done). On PostgreSQL it sleeps until a commit that queued
 statements wakes it (LISTEN/NOTIFY); on SQLite it polls.
 
@@ -40,13 +41,28 @@ def holder() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
 
 
+def _gone(holder: str) -> bool:
+    """Is ``holder`` a process of this host that no longer runs?"""
+    host, _, rest = holder.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
 def take_lease(me: str) -> bool:
     """Take or renew the ledger's lease for ``me``; False while another holds it."""
     now = conf.now()
     with transaction.atomic():
         lease, _ = IntegratorLease.objects.select_for_update().get_or_create(
             ledger=conf.origin(), defaults={"holder": me, "expires": now + LEASE})
-        if lease.holder != me and lease.expires > now:
+        if lease.holder != me and lease.expires > now and not _gone(lease.holder):
             return False
         lease.holder, lease.expires = me, now + LEASE
         lease.save(update_fields=["holder", "expires"])

@@ -38,7 +38,7 @@ from ledger.integration import (
     Checked,
     PreVerified,
     Submission,
-    check,
+    check_all,
     integrate_locked,
     known_records,
     require_transaction,
@@ -72,7 +72,7 @@ def submit(submissions: Iterable[Submission]) -> list[int]:
                                 "ledger appends those itself", Code.LEDGER_KIND)
     known = known_records(batch)
     verified = PreVerified()
-    checked = [check(sub, known, verified) for sub in batch]
+    checked = check_all(batch, known, verified)
     # The batch is queued by one statement after its refusals are decided: it needs no
     # savepoint of its own in the caller's transaction.
     accepted = _judge(checked, known, verified)
