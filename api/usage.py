@@ -83,15 +83,17 @@ class PendingView(ApiView):
                          "problem": serializers.CharField()}), **errors(404)})
     def get(self, request: Request, pending_id: int) -> Response:
         missing = NotFound(f"no queued statement {pending_id}")
-        entry = queue.integrated([pending_id]).get(pending_id)
-        if entry is not None:
-            if not visibility.sees_queued(request.user, entry.actor):
-                raise missing
-            return Response({"id": pending_id, "state": "integrated", "entry": entry_ref(entry),
-                             "problem": ""})
+        # The queue first: a statement leaves it in the very transaction that makes its
+        # entry, so once it is not in the queue, its entry is there (or it never was).
         row = Pending.objects.filter(pk=pending_id).first()
-        if row is None or not visibility.sees_queued(request.user, row.actor):
+        if row is not None:
+            if not visibility.sees_queued(request.user, row.actor):
+                raise missing
+            state = "set aside" if row.problem else "queued"
+            return Response({"id": pending_id, "state": state, "entry": None,
+                             "problem": row.problem})
+        entry = queue.integrated([pending_id]).get(pending_id)
+        if entry is None or not visibility.sees_queued(request.user, entry.actor):
             raise missing
-        state = "set aside" if row.problem else "queued"
-        return Response({"id": pending_id, "state": state, "entry": None,
-                         "problem": row.problem})
+        return Response({"id": pending_id, "state": "integrated", "entry": entry_ref(entry),
+                         "problem": ""})

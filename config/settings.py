@@ -48,6 +48,9 @@ SHULIAN_INTEGRATION_WAIT_MS = int(os.environ.get("SHULIAN_INTEGRATION_WAIT_MS", 
 SHULIAN_CUSTODY_HOLD_SECONDS = float(os.environ.get("SHULIAN_CUSTODY_HOLD_SECONDS", "30"))
 # How long the working-day calendar read from the Holiday table is reused (seconds).
 SHULIAN_CALENDAR_CACHE_SECONDS = float(os.environ.get("SHULIAN_CALENDAR_CACHE_SECONDS", "300"))
+# The integrator process seals a checkpoint at most this often while the queue is busy
+# (and as soon as it is empty).
+SHULIAN_CHECKPOINT_SECONDS = float(os.environ.get("SHULIAN_CHECKPOINT_SECONDS", "1"))
 # Embedded default: seal a checkpoint every N entries (0 disables).
 SHULIAN_CHECKPOINT_EVERY = int(os.environ.get("SHULIAN_CHECKPOINT_EVERY", "16"))
 

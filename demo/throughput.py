@@ -197,9 +197,15 @@ class _Client:
 
 
 def _until_integrated(client: _Client, pending: list[dict[str, Any]]) -> None:
-    for item in pending:
-        while client.get(f"/api/v1/ledger/pending/{item['id']}/")[1]["state"] == "queued":
-            time.sleep(0.01)
+    """The queue is integrated in order: once the batch's last record is, all are."""
+    last = max(item["id"] for item in pending)
+    while True:
+        status, body = client.get(f"/api/v1/ledger/pending/{last}/")
+        if status != 200 or body["state"] == "set aside":
+            raise RuntimeError(f"record {last}: HTTP {status}: {body}")
+        if body["state"] == "integrated":
+            return
+        time.sleep(0.01)
 
 
 def _post_records(base: str, token: str, records: list[dict[str, Any]], per_request: int,

@@ -30,6 +30,7 @@ from django.db import connection, transaction
 from django.db.models import Count, Min, Q
 
 from ledger import conf, queue
+from ledger.checkpoints import seal_checkpoint
 from ledger.models import IntegratorLease, Pending
 
 log = logging.getLogger(__name__)
@@ -94,12 +95,33 @@ class _Wakeup:
         self.raw.notifies.clear()
 
 
+class _Sealer:
+    """Checkpoints on the integrator's clock: after what it integrated, at most every
+    SHULIAN_CHECKPOINT_SECONDS while the queue is busy, at once when it is empty."""
+
+    def __init__(self) -> None:
+        self.unsealed = 0
+        self.last = time.monotonic()
+
+    def after(self, integrated: int) -> None:
+        self.unsealed += integrated
+        due = time.monotonic() - self.last >= settings.SHULIAN_CHECKPOINT_SECONDS
+        if self.unsealed and (due or not integrated):
+            try:
+                seal_checkpoint()
+            except Exception:  # noqa: BLE001 - a failed seal is retried, never fatal here
+                log.exception("sealing a checkpoint failed; will try again")
+                return
+            self.unsealed, self.last = 0, time.monotonic()
+
+
 def run(*, stop: Callable[[], bool] = lambda: False, idle: float = 1.0) -> int:
     """Integrate until ``stop()`` says so; how many statements it integrated."""
     me = holder()
     total = 0
     renewed = 0.0
     wakeup: _Wakeup | None = None
+    sealer = _Sealer()
     try:
         while not stop():
             if time.monotonic() - renewed > LEASE.total_seconds() / 3:
@@ -108,8 +130,9 @@ def run(*, stop: Callable[[], bool] = lambda: False, idle: float = 1.0) -> int:
                     continue
                 renewed = time.monotonic()
                 wakeup = wakeup or _Wakeup()
-            count = queue.drain()
+            count = queue.integrate(seal=False)
             total += count
+            sealer.after(count)
             if not count and wakeup is not None:
                 wakeup.wait(idle if connection.vendor == "postgresql" else POLL)
     finally:

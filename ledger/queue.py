@@ -23,6 +23,7 @@ never integrated under a key state other than the one it was accepted under.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
@@ -31,7 +32,6 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from crypto.canonical import parse
 from ledger import conf, jobs, keystore, store
 from ledger.errors import AppendRefused
 from ledger.integration import (
@@ -44,15 +44,16 @@ from ledger.integration import (
     require_transaction,
     schedule_checkpoint,
 )
-from ledger.models import Entry
+from ledger.models import Entry, Pending
 from ledger.protocol.format import b64decode_strict, decode_salt, format_time
 from ledger.protocol.records import KeyRecord, is_reserved
-from ledger.protocol.rules import Candidate, Code, refusals
+from ledger.protocol.rules import WITHHELD, Candidate, Code, refusals
 from ledger.triggers import COMMIT_BOUND_SECONDS
 
 BATCH = 256
 ALLOWANCE = timedelta(seconds=COMMIT_BOUND_SECONDS)
 CHANNEL = "ledger_pending"  # PostgreSQL NOTIFY channel the integrator listens on
+INTEGRATED = "ledger_integrated"  # ... and the one callers waiting for their seqs listen on
 
 
 def submit(submissions: Iterable[Submission]) -> list[int]:
@@ -124,11 +125,14 @@ def _row(item: Checked, accepted: datetime) -> list[object]:
 
 
 def _item(row: Sequence[Any]) -> Checked:
-    """A queued statement as the integrator takes it (checked when it was accepted)."""
+    """A queued statement as the integrator takes it. It was checked when it was accepted
+    (signature, payload commitment) and is never of the ledger's own kinds, so its payload
+    stays the canonical text it was queued as (withheld from the rules), and its statement,
+    canonical JSON this module wrote, is read with the plain JSON reader."""
     pending_id, statement, signature, payload, salt, restricted, _, _, _, queued_at = row
-    sub = Submission(parse(statement), signature, parse(payload), salt, bool(restricted))
+    sub = Submission(json.loads(statement), signature, WITHHELD, salt, bool(restricted))
     candidate = Candidate(sub.statement, b64decode_strict(signature, "signature"),
-                          decode_salt(salt), sub.payload, statement.encode("utf-8"),
+                          decode_salt(salt), WITHHELD, statement.encode("utf-8"),
                           payload.encode("utf-8"))
     return Checked(sub, candidate, payload, at=queued_at, pending_id=int(pending_id))
 
@@ -158,20 +162,25 @@ def _integrate_batch(limit: int) -> list[Entry]:
     return []
 
 
-def integrate(limit: int = BATCH) -> int:
-    """Integrate one batch of queued statements, in a transaction of its own; how many."""
+def integrate(limit: int = BATCH, *, seal: bool = True) -> int:
+    """Integrate one batch of queued statements, in a transaction of its own; how many.
+    Waiters are told at its commit (PostgreSQL: NOTIFY on :data:`INTEGRATED`). ``seal``:
+    schedule a checkpoint every SHULIAN_CHECKPOINT_EVERY entries (the integrator process
+    seals on its own clock instead)."""
     with transaction.atomic():
         store.lock_for_append()
         entries = _integrate_batch(limit)
-    if entries:
+        if entries:
+            store.notify(INTEGRATED)
+    if entries and seal:
         schedule_checkpoint(entries[0].seq, entries[-1].seq + 1)
     return len(entries)
 
 
-def drain() -> int:
+def drain(*, seal: bool = True) -> int:
     """Integrate until the queue is empty; how many."""
     total = 0
-    while count := integrate():
+    while count := integrate(seal=seal):
         total += count
     return total
 
@@ -188,16 +197,32 @@ def drain_locked() -> int:
 
 
 def integrated(ids: Sequence[int]) -> dict[int, Entry]:
-    """The entries that queued statements became, by queue id (those integrated so far)."""
-    return {entry.pending_id: entry for entry in Entry.objects.filter(pending_id__in=list(ids))
-            if entry.pending_id is not None}
+    """The entries that queued statements became, by queue id (those integrated so far;
+    the columns of a reference to them)."""
+    rows = Entry.objects.filter(pending_id__in=list(ids)).only(
+        "seq", "leaf_hash", "kind", "actor", "pending_id")
+    return {entry.pending_id: entry for entry in rows if entry.pending_id is not None}
+
+
+def waiting(ids: Sequence[int]) -> bool:
+    """Is any of these statements still in the queue (neither integrated nor set aside)?"""
+    return Pending.objects.filter(pk__in=list(ids), problem="").exists()
 
 
 def wait(ids: Sequence[int], timeout: float) -> dict[int, Entry]:
-    """Wait up to ``timeout`` seconds for queued statements to be integrated."""
+    """Wait up to ``timeout`` seconds for queued statements to be integrated; the entries
+    they became. PostgreSQL: looks again whenever the integrator commits a batch (LISTEN),
+    at least every 50 ms; SQLite: after 2 ms, then twice as long each time (at most 50 ms)."""
     deadline = time.monotonic() + timeout
-    found = integrated(ids)
-    while len(found) < len(ids) and time.monotonic() < deadline:
-        time.sleep(0.005)
-        found = integrated(ids)
-    return found
+    pause = 0.002
+    listening = store.listen(INTEGRATED)
+    while waiting(ids):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        if listening:
+            store.await_notification(min(0.05, left))
+        else:
+            time.sleep(min(pause, left))
+            pause = min(pause * 2, 0.05)
+    return integrated(ids)

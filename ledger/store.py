@@ -257,8 +257,9 @@ def tail_and_positions(key_ids: Iterable[str], pairs: set[tuple[str, str]], *,
 ENTRY_COLUMNS = ("seq", "leaf_hash", "prev", "data", "kind", "actor", "subject", "key_id",
                  "nonce", "commitment", "pending_id", "statement_time", "recorded")
 PAYLOAD_COLUMNS = ("entry_id", "data", "salt", "restricted")
-# Up to this many entries are inserted by one statement (above it, by a few).
-ONE_STATEMENT = 50
+# Up to this many entries are inserted by one statement (above it, by a few): the
+# integrator's whole batch (ledger.queue.BATCH).
+ONE_STATEMENT = 256
 # SQLite: an entry, its payload and the Merkle nodes it closes (a JSON list of [position,
 # hash]) inserted as one row of this view (ledger.triggers.APPEND_VIEW_SQLITE).
 APPEND_VIEW = "ledger_append"
@@ -383,3 +384,45 @@ def set_aside(pending_id: int, problem: str) -> None:
     with connection.cursor() as cursor:
         cursor.execute("UPDATE ledger_pending SET problem = %s WHERE id = %s",
                        [problem or "refused", pending_id])
+
+
+# --- PostgreSQL notifications: the integrator woken by commits that queue, waiters by its own ---
+
+
+def notify(channel: str) -> None:
+    """PostgreSQL: notify ``channel`` when the current transaction commits."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_notify(%s, '')", [channel])
+
+
+def listen(channel: str) -> bool:
+    """PostgreSQL: make this connection listen on ``channel`` (once per connection); False
+    elsewhere, or inside a transaction (notifications arrive only between transactions)."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return False
+    connection.ensure_connection()
+    raw = connection.connection
+    heard = _listening.setdefault(id(raw), (raw, set()))[1]
+    if channel not in heard:
+        with connection.cursor() as cursor:
+            cursor.execute(f"LISTEN {channel}")
+        heard.add(channel)
+        for key in [key for key, (other, _) in _listening.items() if other.closed]:
+            del _listening[key]
+    raw.notifies.clear()  # what arrived before this wait says nothing about it
+    return True
+
+
+_listening: dict[int, tuple[Any, set[str]]] = {}
+
+
+def await_notification(timeout: float) -> None:
+    """PostgreSQL: wait up to ``timeout`` seconds for a notification on this connection."""
+    import select
+
+    raw = connection.connection
+    if not raw.notifies:
+        select.select([raw], [], [], timeout)
+    raw.poll()
+    raw.notifies.clear()
