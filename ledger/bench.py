@@ -16,11 +16,12 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 
 from crypto.bench import openssl_sm2
 from crypto.sm2 import PrivateKey
-from ledger import conf, keyring, selectors, services
+from ledger import conf, keyring, queue, selectors, services
 from ledger.models import LedgerKey
 from ledger.protocol.format import (
     VERSION,
@@ -162,6 +163,24 @@ def run(entries: int, batch: int = 500, openssl_seconds: float = 3.0,
     single = _rate(single_count, time.perf_counter() - start)
     report(f"single appends: {single:,.0f}/s ({single_count} appends, one transaction each)")
 
+    # The two halves of accept-then-integrate, one process each: how fast statements are
+    # accepted (signatures verified, queued) and how fast the integrator takes them.
+    queued = presign(signers, entries, entries, workers=2)
+    in_process, settings.SHULIAN_INTEGRATE_IN_PROCESS = settings.SHULIAN_INTEGRATE_IN_PROCESS, False
+    try:
+        start = time.perf_counter()
+        for offset in range(0, len(queued), queue.BATCH):
+            with transaction.atomic():
+                services.submit(queued[offset : offset + queue.BATCH])
+        accepted = _rate(len(queued), time.perf_counter() - start)
+    finally:
+        settings.SHULIAN_INTEGRATE_IN_PROCESS = in_process
+    start = time.perf_counter()
+    integrated_count = queue.drain(seal=False)
+    integrated = _rate(integrated_count, time.perf_counter() - start)
+    report(f"queue: accepted {accepted:,.0f}/s, integrated {integrated:,.0f}/s "
+           f"({len(queued)} in batches of {queue.BATCH}, one process each)")
+
     custodial_ms, _ = _latencies(
         lambda: services.sign_statement(actor=signers[0].owner, kind="bench.entry.appended",
                                         subject="bench/custodial", payload={"n": -1}),
@@ -177,6 +196,8 @@ def run(entries: int, batch: int = 500, openssl_seconds: float = 3.0,
         "entries": size,
         "single_appends_per_s": round(single, 1),
         "batch_appends_per_s": round(batched, 1),
+        "queue_accepted_per_s": round(accepted, 1),
+        "queue_integrated_per_s": round(integrated, 1),
         "batch_size": batch,
         "custodial_sign_ms_median": round(custodial_ms, 3),
         **proofs,

@@ -161,45 +161,42 @@ def _marks(count: int) -> str:
 
 Positions = dict[str, tuple[int, int | None, str | None]]
 
+# The read an append decides on, for both engines (the selection written as {kids},
+# {actors} and {nonces}: IN lists on SQLite, arrays in the PostgreSQL function below).
+# The casts make the columns the function's result type.
 _TAIL_AND_POSITIONS = (
-    "SELECT 't', leaf_hash, seq, NULL, NULL, recorded FROM (SELECT leaf_hash, seq, recorded "
-    "FROM ledger_entry ORDER BY seq DESC LIMIT 1) AS last "
-    "UNION ALL SELECT 'k', k.key_id, k.registered_seq, e.seq, e.how, NULL "
-    "FROM ledger_ledgerkey k LEFT JOIN ledger_keyend e ON e.key_id = k.id "
-    "WHERE k.key_id IN ({kids}) "
-    "UNION ALL SELECT 'n', actor, NULL, NULL, nonce, NULL FROM ledger_nonce "
-    "WHERE actor IN ({actors}) AND nonce IN ({nonces})"
+    "SELECT CAST('t' AS TEXT), CAST(last.leaf_hash AS TEXT), CAST(last.seq AS BIGINT), "
+    "CAST(NULL AS BIGINT), CAST(NULL AS TEXT), last.recorded "
+    "FROM (SELECT e.leaf_hash, e.seq, e.recorded FROM ledger_entry e "
+    "ORDER BY e.seq DESC LIMIT 1) AS last "
+    "UNION ALL SELECT CAST('k' AS TEXT), CAST(k.key_id AS TEXT), "
+    "CAST(k.registered_seq AS BIGINT), CAST(ke.seq AS BIGINT), CAST(ke.how AS TEXT), "
+    "CAST(NULL AS TIMESTAMP WITH TIME ZONE) "
+    "FROM ledger_ledgerkey k LEFT JOIN ledger_keyend ke ON ke.key_id = k.id "
+    "WHERE k.key_id {kids} "
+    "UNION ALL SELECT CAST('n' AS TEXT), CAST(n.actor AS TEXT), CAST(NULL AS BIGINT), "
+    "CAST(NULL AS BIGINT), CAST(n.nonce AS TEXT), CAST(NULL AS TIMESTAMP WITH TIME ZONE) "
+    "FROM ledger_nonce n WHERE n.actor {actors} AND n.nonce {nonces}"
 )
 
-# PostgreSQL: the same read after taking an advisory lock, in one round trip. A PL/pgSQL
-# function takes a new snapshot for each statement in it (READ COMMITTED), so the read sees
-# everything committed before the lock was granted. Installed by migration 0005.
-LOCK_AND_READ_FUNCTION = """
+# PostgreSQL: that read, after taking an advisory lock if one is named, in one round trip.
+# A PL/pgSQL function takes a new snapshot for each statement in it (READ COMMITTED), so the
+# read sees everything committed before the lock was granted. Installed by migration 0005.
+_BY_ARRAYS = _TAIL_AND_POSITIONS.format(kids="= ANY (kids)", actors="= ANY (actors)",
+                                       nonces="= ANY (nonces)")
+LOCK_AND_READ_FUNCTION = f"""
 CREATE OR REPLACE FUNCTION ledger_lock_and_read(lock_id bigint, shared boolean, kids text[],
         actors text[], nonces text[])
     RETURNS TABLE (r_tag text, r_text text, r_number bigint, r_ended bigint, r_how text,
                    r_recorded timestamptz)
     LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
-    IF shared THEN
+    IF lock_id IS NOT NULL AND shared THEN
         PERFORM pg_advisory_xact_lock_shared(lock_id);
-    ELSE
+    ELSIF lock_id IS NOT NULL THEN
         PERFORM pg_advisory_xact_lock(lock_id);
     END IF;
-    RETURN QUERY
-        SELECT 't'::text, last.leaf_hash::text, last.seq::bigint, NULL::bigint, NULL::text,
-               last.recorded
-        FROM (SELECT e.leaf_hash, e.seq, e.recorded FROM ledger_entry e
-              ORDER BY e.seq DESC LIMIT 1) AS last
-        UNION ALL
-        SELECT 'k'::text, k.key_id::text, k.registered_seq::bigint, ke.seq::bigint,
-               ke.how::text, NULL::timestamptz
-        FROM ledger_ledgerkey k LEFT JOIN ledger_keyend ke ON ke.key_id = k.id
-        WHERE k.key_id = ANY (kids)
-        UNION ALL
-        SELECT 'n'::text, n.actor::text, NULL::bigint, NULL::bigint, n.nonce::text,
-               NULL::timestamptz
-        FROM ledger_nonce n WHERE n.actor = ANY (actors) AND n.nonce = ANY (nonces);
+    RETURN QUERY {_BY_ARRAYS};
 END
 $$
 """
@@ -229,14 +226,14 @@ def tail_and_positions(key_ids: Iterable[str], pairs: set[tuple[str, str]], *,
     if lock is not None and not connection.in_atomic_block:
         raise RuntimeError("a ledger lock needs an open transaction")
     with connection.cursor() as cursor:
-        if lock is not None and connection.vendor == "postgresql":
-            lock_id = _REGISTRY_LOCK if lock == SHARED_REGISTRY else _APPEND_LOCK
+        if connection.vendor == "postgresql":
+            lock_id = {None: None, APPEND: _APPEND_LOCK, SHARED_REGISTRY: _REGISTRY_LOCK}[lock]
             cursor.execute("SELECT * FROM ledger_lock_and_read(%s, %s, %s, %s, %s)",
                            [lock_id, lock == SHARED_REGISTRY, kids, actors, nonces])
         else:
-            cursor.execute(_TAIL_AND_POSITIONS.format(kids=_marks(len(kids)),
-                                                      actors=_marks(len(actors)),
-                                                      nonces=_marks(len(nonces))),
+            cursor.execute(_TAIL_AND_POSITIONS.format(kids=f"IN ({_marks(len(kids))})",
+                                                      actors=f"IN ({_marks(len(actors))})",
+                                                      nonces=f"IN ({_marks(len(nonces))})"),
                            [*kids, *actors, *nonces])
         rows = cursor.fetchall()
     last = Tail(0, ZERO_HASH, None)
