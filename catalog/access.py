@@ -7,6 +7,8 @@ when a grant gave them ``view_restricted`` on the resource.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import BigIntegerField, Q, QuerySet
 from django.db.models.functions import Cast
@@ -51,7 +53,7 @@ def _given(found: Reader, permission: str) -> QuerySet[GroupObjectPermission]:
     )
 
 
-def _granted(found: Reader) -> QuerySet[GroupObjectPermission]:
+def _granted(found: Reader) -> QuerySet[GroupObjectPermission, Any]:
     """Resources whose restricted view a grant gave to one of the reader's participants."""
     return _given(found, VIEW_RESTRICTED).values(resource=Cast("object_pk", BigIntegerField()))
 

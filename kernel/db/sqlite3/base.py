@@ -17,8 +17,11 @@ from typing import Any
 
 from django.db.backends.sqlite3 import base
 
+# django-stubs leave out the private transaction hooks overridden here
+_SQLiteWrapper: Any = base.DatabaseWrapper
 
-class DatabaseWrapper(base.DatabaseWrapper):
+
+class DatabaseWrapper(_SQLiteWrapper):  # type: ignore[misc]
     _turn: int | None = None
 
     def _lock_path(self) -> str | None:
