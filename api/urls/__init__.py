@@ -2,7 +2,7 @@
 
 from django.urls import include, path
 
-from api import auth, ledger
+from api import auth, ledger, usage
 from api.urls.audit import regulator_urlpatterns
 
 urlpatterns = [
@@ -13,6 +13,9 @@ urlpatterns = [
     path("auth/logout-all/", auth.LogoutAllView.as_view(), name="api-logout-all"),
     path("ledger/entries/<int:seq>/payload/", ledger.PayloadView.as_view(),
          name="api-ledger-payload"),
+    path("ledger/pending/<int:pending_id>/", usage.PendingView.as_view(),
+         name="api-ledger-pending"),
+    path("usage-records/", usage.UsageRecordsView.as_view(), name="api-usage-records"),
     path("ledger/", include("ledger.api_urls")),
     path("participants/", include("api.urls.participants")),
     path("catalog/", include("api.urls.catalogue")),

@@ -136,3 +136,13 @@ def test_scripts_run_keeps_every_file_it_makes_private(tmp_path: Path) -> None:
     assert len(made) > 50 and (data / "static" / "css" / "shulian.css").exists()
     shared = [str(p.relative_to(tmp_path)) for p in made if p.lstat().st_mode & 0o077]
     assert shared == []
+
+
+def test_an_api_budget_can_be_turned_off(tmp_path: Path) -> None:
+    """``SHULIAN_THROTTLE_WRITE=off`` (the throughput benchmark's server): no write budget;
+    the others keep theirs."""
+    code = ("from django.conf import settings as s; "
+            "print(s.REST_FRAMEWORK['DEFAULT_THROTTLE_RATES'])")
+    done = manage("shell", "-c", code, data_dir=tmp_path, SHULIAN_THROTTLE_WRITE="off")
+    assert done.stdout.strip().splitlines()[-1] == str(
+        {"read": "600/min", "write": None, "login": "20/min"})
