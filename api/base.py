@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
@@ -104,7 +105,8 @@ def acting_participant(request: Request) -> Participant | None:
     found = None if "\x00" in code else Participant.objects.filter(
         code=code.strip().upper()).first()
     if found is None:
-        raise InvalidInput("X-Participant", f"no participant {code}")
+        raise InvalidInput("X-Participant", _("no participant %(code)s"), code=code)
+
     return found
 
 

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any, cast
 
 from django.db.models import Q, QuerySet
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import IsAuthenticated
@@ -238,7 +239,8 @@ class ExchangeLogView(ApiListView):
             code = query["participant"].upper()
             party = Participant.objects.filter(code=code).first()
             if party is None:
-                raise InvalidInput("participant", f"no participant {code}")
+                raise InvalidInput("participant", _("no participant %(code)s"), code=code)
+
             found = found.filter(Q(actor=code) | Q(subject__in=_subjects_of(party)))
         return order_by(found, query.get("ordering"), {"seq": "seq"}, "-seq")
 

@@ -8,6 +8,7 @@ when a grant gave them ``view_restricted`` on the resource.
 from __future__ import annotations
 
 from django.db.models import Q, QuerySet
+from django.utils.translation import gettext_lazy as _
 from guardian.core import ObjectPermissionChecker
 from guardian.shortcuts import assign_perm, get_objects_for_group, remove_perm
 
@@ -67,7 +68,7 @@ def visible(who: Who) -> QuerySet[DataResource]:
 
 def missing(code: str) -> NotFound:
     """The error for a resource that does not exist, or that the reader may not see."""
-    return NotFound(f"no resource {code}")
+    return NotFound(_("no resource %(code)s"), code=code)
 
 
 def require_visible(who: Who, resource: DataResource) -> None:

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from catalog.models import DataItem, DataResource, ResourceStatus
 from kernel.errors import IllegalTransition, InvalidInput
@@ -29,7 +30,9 @@ def published(resource: DataResource) -> None:
     status = DataResource.objects.filter(pk=resource.pk).values_list("status", flat=True)
     current = status.first()
     if current != ResourceStatus.PUBLISHED:
-        raise IllegalTransition(f"resource {resource.code} is {current}, not published")
+        raise IllegalTransition(_("resource %(code)s is %(status)s, not published"),
+                                code=resource.code,
+                                status=ResourceStatus(current).label if current else "—")
 
 
 def items_of(resource: DataResource, items: Iterable[DataItem | str],
@@ -41,9 +44,10 @@ def items_of(resource: DataResource, items: Iterable[DataItem | str],
         name = item.name if isinstance(item, DataItem) else str(item)
         found = by_name.get(name)
         if found is None or (isinstance(item, DataItem) and item.resource_id != resource.pk):
-            raise InvalidInput(f"{field}[{n}]", f"{name!r} is not a data item of {resource.code}")
+            raise InvalidInput(f"{field}[{n}]", _("“%(name)s” is not a data item of %(code)s"),
+                               name=name, code=resource.code)
         if found in chosen:
-            raise InvalidInput(f"{field}[{n}]", f"{name!r} appears twice")
+            raise InvalidInput(f"{field}[{n}]", _("“%(name)s” appears twice"), name=name)
         chosen.append(found)
     return chosen
 

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import gettext_lazy as _
 
 from catalog import access
 from catalog import selectors as catalog
@@ -77,8 +78,8 @@ def product_subject(product: DataProduct) -> str:
 def _check_granted(owner: Participant, resources: Sequence[DataResource]) -> None:
     for resource in resources:
         if not selectors.holds_grant(owner, resource):
-            raise InvalidInput("resources",
-                               f"{owner.code} holds no valid grant for {resource.code}")
+            raise InvalidInput("resources", _("%(name)s holds no valid grant for %(code)s"),
+                               name=owner.name_zh, code=resource.code)
 
 
 def create_product(*, by: authz.User, code: str, name: str,
@@ -87,11 +88,11 @@ def create_product(*, by: authz.User, code: str, name: str,
     """A draft product of an admitted operator or merchant, on resources it was granted."""
     maker = product_maker(by, owner)
     if not code.strip() or DataProduct.objects.filter(code=code).exists():
-        raise InvalidInput("code", "is required and must be new")
+        raise InvalidInput("code", _("is required and must be new"))
     if not name.strip():
-        raise InvalidInput("name", "is required")
+        raise InvalidInput("name", _("is required"))
     if not resources:
-        raise InvalidInput("resources", "a product is built on at least one resource")
+        raise InvalidInput("resources", _("a product is built on at least one resource"))
     price_of = Money.parse(price, currency, amount_field="price")
     for resource in resources:
         access.require_visible(by, resource)
@@ -126,12 +127,13 @@ def review_product(*, by: authz.User, product: DataProduct, action: str,
     """The data authority's compliance review: list, reject (reason) or delist (reason)."""
     catalog.require_visible_product(by, product)
     if action not in ("list", "reject", "delist"):
-        raise InvalidInput("action", "must be list, reject or delist")
+        raise InvalidInput("action", _("must be list, reject or delist"))
 
     def change(locked: DataProduct, authority: Participant) -> dict[str, Any]:
         text = (reason or "").strip()
         if action != "list":
-            text = required_text("reason", reason, action)
+            text = required_text("reason", reason, _("to reject a product") if action == "reject"
+                                 else _("to delist a product"))
         locked.review_reason = text
         return {"reason": text}
 
@@ -147,14 +149,17 @@ def attach_certificate(*, by: authz.User, product: DataProduct, kind: str,
     catalog.require_visible_product(by, product)
     party = certifier(by, issuer)
     if kind not in CERTIFICATE_KINDS:
-        raise InvalidInput("kind", f"must be one of {', '.join(sorted(CERTIFICATE_KINDS))}")
+        raise InvalidInput("kind", _("must be one of %(choices)s"),
+                           choices=", ".join(sorted(CERTIFICATE_KINDS)))
     if party.service_type != kind:
-        raise NotPermitted(f"{party.code} provides {party.service_type}, not {kind}")
+        raise NotPermitted(_("%(name)s provides %(service)s, not %(kind)s"),
+                           name=party.name_zh, service=party.service_type, kind=kind)
     if not document:
-        raise InvalidInput("document", "is empty")
+        raise InvalidInput("document", _("is empty"))
     check_size("document", document, MAX_CERTIFICATE)
     if not document_name.strip():
-        raise InvalidInput("document_name", "is required")
+        raise InvalidInput("document_name", _("is required"))
+
     digest = sm3_hex(document)
     with transaction.atomic():
         entry = ledger.record(

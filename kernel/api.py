@@ -14,6 +14,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Model, QuerySet
 from django.http import Http404
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import inline_serializer
 from rest_framework import exceptions, serializers
 from rest_framework.request import Request
@@ -103,14 +104,14 @@ def int_param(request: Request, name: str, default: int | None = None,
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         if default is None:
-            raise InvalidInput(name, "is required")
+            raise InvalidInput(name, _("is required"))
         return default
     try:
         value = int(raw)
     except ValueError:
-        raise InvalidInput(name, "must be an integer") from None
+        raise InvalidInput(name, _("must be an integer")) from None
     if value < minimum:
-        raise InvalidInput(name, f"must be >= {minimum}")
+        raise InvalidInput(name, _("must be %(n)s or more"), n=minimum)
     return value
 
 
@@ -131,5 +132,5 @@ def order_by(query: QuerySet[M], ordering: str | None, fields: dict[str, str],
 def no_nul(value: str) -> str:
     """A path code with a NUL character names nothing (and PostgreSQL refuses NUL)."""
     if "\x00" in value:
-        raise NotFound("no such object")
+        raise NotFound(_("no such object"))
     return value

@@ -27,6 +27,7 @@ from typing import Any
 
 from django.db.models import Model, Q, QuerySet
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from catalog import access
 from catalog import selectors as catalog
@@ -160,13 +161,30 @@ def can_read(who: Who, obj: Model) -> bool:
     return visible(who, type(obj)).filter(pk=obj.pk).exists()
 
 
+# What a "no such ..." message calls each kind of object, in the reader's language.
+NOUNS = {
+    "participant": gettext_lazy("participant"), "resource": gettext_lazy("resource"),
+    "product": gettext_lazy("product"), "sharing request": gettext_lazy("sharing request"),
+    "agreement": gettext_lazy("agreement"), "grant": gettext_lazy("grant"),
+    "delivery": gettext_lazy("delivery"), "objection": gettext_lazy("objection"),
+    "order": gettext_lazy("order"), "verification": gettext_lazy("verification"),
+    "entry": gettext_lazy("entry"),
+}
+
+
+def not_found(what: str, value: Any) -> NotFound:
+    """NotFound saying which ``what`` (a key of NOUNS) is missing or invisible."""
+    return NotFound(gettext_lazy("no %(what)s %(id)s"), what=NOUNS.get(what, what), id=value)
+
+
 def one(who: Who, model: type[Model], what: str, **lookup: Any) -> Any:
     """The visible object matching ``lookup``; NotFound (as if missing) otherwise."""
     value = next(iter(lookup.values()))
     found = None if "\x00" in str(value) else visible(who, model).filter(**lookup).first()
     if found is None:
-        raise NotFound(f"no {what} {value}")
+        raise not_found(what, value)
     return found
+
 
 
 # --- ledger payloads ----------------------------------------------------------------------

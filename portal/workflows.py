@@ -25,7 +25,6 @@ from catalog.models import DataResource, Desensitisation, ProductStatus, Resourc
 from contracts import agreements, common, deadlines, grants, objections, orders, services, sharing
 from contracts.deliveries import MAX_DELIVERY, MAX_DOCUMENT
 from contracts.models import Grant, Objection, OperationAgreement, Order, SharingRequest
-from kernel.errors import NotFound
 from kernel.money import money_text
 from kernel.uploads import read_upload
 from operators import authz, capabilities
@@ -63,8 +62,9 @@ def _list(request: HttpRequest, query: Any, states: Any, template: str,
 def _get(query: Any, what: str, **lookup: Any) -> Any:
     found = query.filter(**lookup).first()
     if found is None:
-        raise NotFound(f"no {what} {next(iter(lookup.values()))}")
+        raise visibility.not_found(what, next(iter(lookup.values())))
     return found
+
 
 
 # --- sharing requests ---------------------------------------------------------------------

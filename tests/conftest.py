@@ -10,8 +10,20 @@ import pytest
 os.environ.setdefault("SHULIAN_DATA_DIR", tempfile.mkdtemp(prefix="shulian-test-"))
 
 
+@pytest.fixture(autouse=True)
+def english_outside_requests():
+    """Messages read outside a request (services called by a test) are in English, the
+    language the tests' expectations are written in; each request still gets the language
+    its client asks for (LocaleMiddleware), zh-hans by default."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
+
+
 @pytest.fixture
 def tmp_cwd(tmp_path, monkeypatch):
+
     monkeypatch.chdir(tmp_path)
     return tmp_path
 

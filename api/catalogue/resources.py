@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
@@ -266,7 +267,9 @@ class VersionDetailView(ApiView):
         version = (resource.versions.filter(number=number).first()
                    if number <= MAX_VERSION else None)
         if version is None:
-            raise NotFound(f"resource {resource.code} has no version {number}")
+            raise NotFound(_("resource %(code)s has no version %(n)s"), code=resource.code,
+                           n=number)
+
         entry = Entry.objects.filter(seq=version.entry_seq).first()
         shows = _shows_content(request, resource, entry)
         tag = f'"{version.digest}-{"full" if shows else "restricted"}"'

@@ -56,7 +56,7 @@ def new_resource(**overrides: Any) -> dict[str, Any]:
     body = {"code": "RS-NEW", "category": "B01", "name": "新目录", "grade": "general",
             "sensitivity": 2, "sharing": "unconditional", "opening": "open",
             "update_frequency": "monthly",
-            "items": [{"name": "id", "data_type": "int"},
+            "items": [{"name": "id", "data_type": "integer"},
                       {"name": "note", "data_type": "text", "description": "备注"}]}
     body.update(overrides)
     return body
@@ -197,13 +197,13 @@ def test_create_a_draft(api: Api) -> None:
     ({"sharing": "conditional"}, "sharing_basis"),
     ({"opening": 3}, "opening"), ({"update_frequency": "hourly"}, "update_frequency"),
     ({"items": "id"}, "items"), ({"items": [{"name": "a"}]}, "items[0].data_type"),
-    ({"items": [{"name": "a", "data_type": "t"}, {"name": "a", "data_type": "t"}]},
+    ({"items": [{"name": "a", "data_type": "string"}, {"name": "a", "data_type": "string"}]},
      "items[1].name"),
-    ({"items": [{"name": "a", "data_type": "t", "authoritative": True}]},
+    ({"items": [{"name": "a", "data_type": "string", "authoritative": True}]},
      "items[0].standard_code"),
-    ({"items": [{"name": "a", "data_type": "t", "authoritative": True,
+    ({"items": [{"name": "a", "data_type": "string", "authoritative": True,
                  "standard_code": "DE-API-0001"}]}, "items[0].standard_code"),
-    ({"items": [{"name": "a", "data_type": "t", "desensitisation": "shred"}]},
+    ({"items": [{"name": "a", "data_type": "string", "desensitisation": "shred"}]},
      "items[0].desensitisation"),
     ({"description": "a\x00b"}, "description"),
 ])
@@ -215,7 +215,7 @@ def test_create_names_each_bad_field(api: Api, overrides: dict[str, Any], field:
 
 
 def test_one_source_conflict_says_who_holds_it(api: Api) -> None:
-    item = {"name": "a", "data_type": "t", "authoritative": True,
+    item = {"name": "a", "data_type": "string", "authoritative": True,
             "standard_code": "DE-API-0001"}
     response = api.as_("provider_b").post(R, new_resource(items=[item]), format="json")
     reason = error_fields(response)["items[0].standard_code"][0]
@@ -275,7 +275,7 @@ def test_revising_a_draft_appends_nothing(api: Api) -> None:
     before = entries()
     response = api.as_("provider").post(f"{R}RS-DRAFT/revise/",
                                         {"name": "改名", "items": [{"name": "z",
-                                                                   "data_type": "int"}]},
+                                                                   "data_type": "integer"}]},
                                         format="json")
     assert response.status_code == 200 and response.json()["entry"] is None
     assert response.json()["name"] == "改名"
@@ -286,7 +286,7 @@ def test_revising_a_draft_appends_nothing(api: Api) -> None:
 @pytest.mark.parametrize(("body", "field"), [
     ({}, "non_field_errors"), ({"grade": "x"}, "grade"), ({"sensitivity": 0}, "sensitivity"),
     ({"code": "RS-OTHER"}, "code"), ({"sharing": "not_shareable"}, "sharing_basis"),
-    ({"items": [{"name": "", "data_type": "t"}]}, "items[0].name"),
+    ({"items": [{"name": "", "data_type": "string"}]}, "items[0].name"),
 ])
 def test_revise_names_each_bad_field(api: Api, body: dict[str, Any], field: str) -> None:
     before = entries()

@@ -48,7 +48,7 @@ RULE_CASES = [
     ("pattern", '{"pattern": "%s"}' % ("x" * 501), 100, "parameters.pattern",
      "longer than 500"),
     ("range", '{"min": 1e999}', 100, "parameters.min", "finite"),
-    ("range", '{"min": 5, "max": 1}', 100, "parameters.max", "below min"),
+    ("range", '{"min": 5, "max": 1}', 100, "parameters.max", "below the minimum"),
     ("enumeration", '{"values": []}', 100, "parameters.values", "non-empty"),
     ("not_null", '{"pattern": "x"}', 100, "parameters.pattern", "does not apply"),
     ("telepathy", '{}', 100, "check", "must be one of"),

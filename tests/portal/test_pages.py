@@ -238,7 +238,7 @@ def test_request_form_shows_field_errors(world: World) -> None:
         "resource": resource.code, "purpose": "x", "scenario": "y", "legal_basis": "z",
         "period_from": "2026-01-10", "period_until": "2026-01-01"})
     assert response.status_code == 200
-    assert "is before period_from" in text(response)
+    assert "is before the start of the period" in text(response)
 
 
 @pytest.mark.django_db
@@ -309,7 +309,7 @@ def test_delivery_form_shows_the_services_refusal(world: World) -> None:
         "rows": "10", "digest": "a" * 64, "rule_统一社会信用代码": "none",
         "rule_企业名称": "none", "rule_法定代表人": "none"})
     assert response.status_code == 200
-    assert "the catalogue requires mask" in text(response)
+    assert "the catalogue requires “mask” for this item" in text(response)
     assert not grant.deliveries.exists()
 
 
