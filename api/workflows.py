@@ -174,11 +174,14 @@ class GrantSerializer(serializers.ModelSerializer):
     resource = _code()
     items = _names()
     agreement = _code(null=True)
+    conditions = serializers.CharField(read_only=True, help_text=(
+        "What the grant was approved with: the provider's conditions, or the agreement's "
+        "security obligations and desensitisation rules."))
 
     class Meta:
         model = Grant
-        fields = ["id", "grantee", "resource", "items", "purpose", "valid_from", "valid_until",
-                  "sharing_request", "agreement", "state", "reason", "created"]
+        fields = ["id", "grantee", "resource", "items", "purpose", "conditions", "valid_from",
+                  "valid_until", "sharing_request", "agreement", "state", "reason", "created"]
 
 
 class DeliverySerializer(serializers.ModelSerializer):
@@ -200,8 +203,8 @@ class ObjectionSerializer(serializers.ModelSerializer):
         model = Objection
         fields = ["id", "filer_participant", "resource", "grant", "ground", "description",
                   "state", "accept_due", "resolve_due", "appeal_until", "escalated_at",
-                  "reason", "correction", "corrected_version", "appealed", "resolved_at",
-                  "outcome", "created"]
+                  "reason", "correction", "corrected_version", "appealed", "appeal_grounds",
+                  "resolved_at", "outcome", "created"]
 
 
 class OrderSerializer(serializers.ModelSerializer):
@@ -719,7 +722,8 @@ class GrantDeliveryListView(GrantDeliveryListBase):  # type: ignore[valid-type,m
             made = services.record_delivery(
                 by=request.user, grant=target, rows=upload.validated_data["rows"],
                 desensitisation=_desensitisation(upload.validated_data["desensitisation"]),
-                data=read_upload(file, MAX_DELIVERY))
+                data=read_upload(file, MAX_DELIVERY), data_name=file.name or "")
+
         else:
             form = DeliveryInput(data=request.data)
             form.is_valid(raise_exception=True)

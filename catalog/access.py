@@ -50,17 +50,22 @@ def _granted(found: Reader) -> set[int]:
 
 def visible(who: Who) -> QuerySet[DataResource]:
     """Resources the reader may know exist; everything else looks missing (404): open
-    published metadata for everyone, conditionally open for admitted participants, drafts
-    for their provider, the restricted ones a grant gave; everything for oversight."""
+    published metadata for everyone, conditionally open for admitted participants and for
+    data subjects (signed-in people acting for no participant, who may object to what a
+    resource holds about them), drafts for their provider, the restricted ones a grant
+    gave; everything for oversight."""
     found = reader(who)
     everything = DataResource.objects.all()
     if found.oversees:
         return everything
     published = Q(status__in=[ResourceStatus.PUBLISHED, ResourceStatus.WITHDRAWN])
     shown = published & Q(opening=Opening.OPEN)
+    if not found.participants and getattr(who, "is_authenticated", False):
+        shown |= published & Q(opening=Opening.CONDITIONAL)
     if found.participants:
         if any(p.status == Status.ADMITTED for p in found.participants):
             shown |= published & Q(opening=Opening.CONDITIONAL)
+
         shown |= Q(provider__in=found.participant_ids)
         shown |= published & Q(pk__in=_granted(found))
     return everything.filter(shown)

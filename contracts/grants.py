@@ -25,6 +25,7 @@ from kernel.errors import IllegalTransition, InvalidInput, NotPermitted
 from kernel.states import Machine, Transition
 from kernel.text import required_text
 from kernel.times import local
+from kernel.uploads import table_rows
 from ledger import services as ledger
 from operators import capabilities
 from operators.models import Participant
@@ -195,13 +196,19 @@ def deliverer(by: Any, grant: Grant) -> Participant:
 
 def record_delivery(*, by: common.User, grant: Grant, rows: int,
                     desensitisation: Mapping[str, str], data: bytes | None = None,
-                    digest: str | None = None) -> Delivery:
+                    digest: str | None = None, data_name: str = "") -> Delivery:
     """A usage record: the provider delivered data under ``grant``; the entry holds the
-    SM3 digest, row count, desensitisation per item and whether the data was disputed."""
+    SM3 digest, row count, desensitisation per item and whether the data was disputed.
+    When the delivered file is a CSV or JSON table (``data_name``), the row count must be
+    the number of rows it holds."""
     deliverer(by, grant)
     if not isinstance(rows, int) or isinstance(rows, bool) or not 0 <= rows < 2**53:
         raise InvalidInput("rows", _("must be a whole number of rows >= 0"))
     sm3 = delivered_digest(data, digest)
+    counted = table_rows("data", data_name, data) if data is not None else None
+    if counted is not None and counted != rows:
+        raise InvalidInput("rows", _("the delivered file %(name)s holds %(n)s rows, not "
+                                     "%(claimed)s"), name=data_name, n=counted, claimed=rows)
     with transaction.atomic():
         locked = Grant.objects.select_for_update(of=("self",)).select_related(
             "agreement", "resource", "grantee").get(pk=grant.pk)

@@ -288,7 +288,9 @@ def appeal_objection(*, by: common.User, objection: Objection, reason: str) -> O
 
     def apply(o: Objection) -> dict[str, Any]:
         o.appealed = True
-        return {"reason": required_text("reason", reason, _("to appeal"))}
+        o.appeal_grounds = required_text("reason", reason, _("to appeal"))
+        return {"reason": o.appeal_grounds}
+
 
     return _step(objection, "appeal", by, apply)
 

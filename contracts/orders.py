@@ -129,8 +129,14 @@ def contract(order: Order) -> dict[str, Any]:
             "currency": order.currency}
 
 
+def contract_text(order: Order) -> str:
+    """The contract's canonical bytes as text: what the parties sign, as they read it."""
+    return canonical(contract(order)).decode("utf-8")
+
+
 def contract_sm3(order: Order) -> str:
     return sm3_hex(canonical(contract(order)))
+
 
 
 def _payload(order: Order, **extra: Any) -> dict[str, Any]:

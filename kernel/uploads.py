@@ -11,6 +11,9 @@ one place that reads them, and says which encoding it found so that the user see
 from __future__ import annotations
 
 import codecs
+import csv
+import io
+import json
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -76,3 +79,23 @@ def decode_text(field: str, data: bytes) -> Text:
     if best is None or best.encoding not in NAMES:
         raise InvalidInput(field, _("is not text in UTF-8, GB18030 (GBK) or UTF-16"))
     return Text(str(best), NAMES[best.encoding])
+
+
+def table_rows(field: str, name: str, data: bytes) -> int | None:
+    """How many data rows a CSV (after its header row) or JSON array file holds; None for
+    a file that is neither (its rows cannot be counted here)."""
+    lowered = name.lower()
+    if lowered.endswith(".csv"):
+        text = decode_text(field, data).text
+        try:
+            return max(sum(1 for row in csv.reader(io.StringIO(text)) if row) - 1, 0)
+        except csv.Error as exc:
+            raise InvalidInput(field, _("is not valid CSV: %(problem)s"), problem=exc) from None
+    if lowered.endswith(".json"):
+        try:
+            rows = json.loads(decode_text(field, data).text)
+        except (ValueError, RecursionError):
+            raise InvalidInput(field, _("is not valid JSON: nested too deeply or a number "
+                                        "too long")) from None
+        return len(rows) if isinstance(rows, list) else None
+    return None

@@ -183,6 +183,11 @@ def cosigners(checkpoint: Checkpoint) -> list[str]:
     return list(checkpoint.cosignatures.order_by("witness").values_list("witness", flat=True))
 
 
+def witness_count() -> int:
+    """n: the witness keys valid now (each department's witness has one)."""
+    return int(keystore.current(LedgerKey.objects.filter(use=KeyUse.WITNESS)).count())
+
+
 def witness_k() -> int:
     """k: cosignatures that settle a checkpoint (0: no witnesses, settlement not in use).
 
@@ -201,9 +206,13 @@ def is_settled(checkpoint: Checkpoint) -> bool:
 
 @dataclass(frozen=True)
 class Settlement:
+    """How far a checkpoint is settled: ``cosigners`` of the ``witnesses`` (n) cosigned it;
+    ``k`` of them settle it."""
+
     size: int
     cosigners: list[str]
     k: int
+    witnesses: int = 0
 
     @property
     def settled(self) -> bool:
@@ -211,7 +220,8 @@ class Settlement:
 
 
 def settlement(checkpoint: Checkpoint) -> Settlement:
-    return Settlement(checkpoint.size, cosigners(checkpoint), witness_k())
+    return Settlement(checkpoint.size, cosigners(checkpoint), witness_k(), witness_count())
+
 
 
 def unsettled_checkpoints(older_than: timedelta | float | None = None) -> QuerySet[Checkpoint]:

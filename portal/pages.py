@@ -22,9 +22,11 @@ from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 from django_stubs_ext import StrOrPromise
 
+from crypto.canonical import parse
 from kernel.errors import DomainError, InvalidInput, NotFound
 from ledger.models import Entry, LedgerKey
 from policy.actions import available_actions
+from portal import vocabulary
 
 View = Callable[..., HttpResponse]
 
@@ -161,25 +163,51 @@ def paginate(request: HttpRequest, items: Any, per_page: int = 25) -> tuple[Page
 
 
 @dataclass(frozen=True)
+class Erasure:
+    """The payload of an entry was erased under ``basis`` by entry ``seq``."""
+
+    seq: int
+    basis: str
+
+
+@dataclass(frozen=True)
 class Step:
-    """One ledger entry of an object's timeline."""
+    """One ledger entry of an object's timeline: what happened in words (the machine kind
+    on hover), who did it by name, and whether its payload was erased under the law."""
 
     entry: Entry
     signer: str
+    actor_name: str = ""
+    erased: Erasure | None = None
 
     @property
-    def short_kind(self) -> str:
-        return self.entry.kind.rsplit(".", 1)[-1].replace("_", " ")
+    def label(self) -> StrOrPromise:
+        return vocabulary.kind_label(self.entry.kind)
+
+
+def _erasures(seqs: Iterable[int]) -> dict[int, Erasure]:
+    """Which of these entries had their payload erased, by which entry, under what basis."""
+    subjects = {f"ledger/entry/{seq}": seq for seq in seqs}
+    found = Entry.objects.filter(kind="ledger.payload.redacted", subject__in=subjects)
+    erased = {}
+    for row in found.select_related("payload_row"):
+        basis = str(parse(row.payload_row.data).get("basis", "")) if hasattr(
+            row, "payload_row") else ""
+        erased[subjects[row.subject]] = Erasure(row.seq, basis)
+    return erased
 
 
 def timeline(subjects: Iterable[str]) -> list[Step]:
     """Every ledger entry about any of ``subjects``, in ledger order, with who owns the
-    signing key."""
+    signing key, the actor's name and any erasure of its payload."""
     wanted = [s for s in subjects if s]
     entries = list(Entry.objects.filter(subject__in=wanted).order_by("seq"))
     owners = dict(LedgerKey.objects.filter(key_id__in={e.key_id for e in entries})
                   .values_list("key_id", "name"))
-    return [Step(e, owners.get(e.key_id, "?")) for e in entries]
+    names = vocabulary.names(e.actor for e in entries)
+    erased = _erasures(e.seq for e in entries)
+    return [Step(e, owners.get(e.key_id, "?"), names.get(e.actor, ""), erased.get(e.seq))
+            for e in entries]
 
 
 def person(request: HttpRequest) -> Person:

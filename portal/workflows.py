@@ -319,12 +319,15 @@ def grant_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST":
         form = DeliveryForm(request.POST, request.FILES, grant=grant)
         if form.is_valid():
-            data = read_upload(form.cleaned_data["data"], MAX_DELIVERY)
+            upload = form.cleaned_data["data"]
+            data = read_upload(upload, MAX_DELIVERY)
             digest = form.cleaned_data["digest"].strip() or None
             if run(request, lambda: services.record_delivery(
                     by=request.user, grant=grant, rows=form.cleaned_data["rows"],
                     desensitisation=form.rules(), data=data,
-                    digest=None if data is not None else digest),
+                    digest=None if data is not None else digest,
+                    data_name=upload.name if upload is not None else ""),
+
                     _("Delivery recorded on the ledger."), form):
                 return redirect("contracts:grant", pk)
     return render(request, "contracts/grant_detail.html", {
@@ -535,6 +538,8 @@ def order_detail(request: HttpRequest, code: str) -> HttpResponse:
     order = _get(visibility.orders(request.user), "order", code=code)
     return render(request, "contracts/order_detail.html", {
         "section": "market", "order": order, "contract_sm3": orders.contract_sm3(order),
+        "contract_text": orders.contract_text(order),
+
         "actions": _order_actions(request, order), "steps": timeline([orders.subject(order)]),
     })
 

@@ -114,10 +114,13 @@ def _detail_urls(world: World) -> dict[str, str]:
 
 DETAIL_ACCESS = {
     # page: users who see it (200); others in the list get 404 (or 403 for managers' pages)
-    "resource": ({"provider", "authority", "regulator", "merchant", "operator"},
-                 {"citizen": 404}),
-    "quality": ({"provider"}, {"provider2": 403, "citizen": 404}),
-    "edit": ({"provider"}, {"operator": 403, "citizen": 404}),
+    # A data subject sees a conditionally open resource's page (to object to it), not
+    # the pages that manage it.
+    "resource": ({"provider", "authority", "regulator", "merchant", "operator", "citizen"},
+                 {}),
+    "quality": ({"provider"}, {"provider2": 403, "citizen": 403}),
+    "edit": ({"provider"}, {"operator": 403, "citizen": 403}),
+
     "product": ({"operator", "merchant", "citizen", "authority"}, {}),
     "request": ({"provider", "provider2", "authority", "regulator"},
                 {"operator": 404, "merchant": 404, "citizen": 404}),
