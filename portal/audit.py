@@ -91,7 +91,7 @@ def bundle(request: HttpRequest) -> HttpResponseBase:
     try:
         reader = services.bundle_reader(by=person(request))
         buffer = io.BytesIO()
-        manifest = services.export_bundle(buffer, first=form.cleaned_data["first"],
+        services.export_bundle(buffer, first=form.cleaned_data["first"],
                                           last=form.cleaned_data["last"], as_code=reader)
     except InvalidInput as exc:
         messages.error(request, exc.message)
@@ -99,7 +99,7 @@ def bundle(request: HttpRequest) -> HttpResponseBase:
     except DomainError as exc:
         raise PermissionDenied(exc.message) from None
     buffer.seek(0)
-    name = f"shulian-bundle-{manifest['from']}-{manifest['to']}.zip"
+    name = "bundle.zip"  # what the README calls it
     return FileResponse(buffer, as_attachment=True, filename=name,
                         content_type="application/zip")
 
