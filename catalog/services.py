@@ -217,6 +217,25 @@ def _edit(resource: DataResource, fields: dict[str, Any],
         _replace_items(resource, items)
 
 
+def preview_revision(*, by: authz.User, resource: DataResource,
+                     items: Sequence[dict[str, Any]] | None = None,
+                     **fields: Any) -> dict[str, Any]:
+    """The version document ``revise_resource`` would publish with these changes, checked
+    exactly as it checks them; nothing is kept (the edit is rolled back) and nothing goes on
+    the ledger."""
+    access.require_visible(by, resource)
+    RESOURCE.permit(by, resource, "revise")
+    _check_fields(fields)
+    with transaction.atomic():
+        locked = lock(resource, RESOURCE_RECORDED.related)
+        _edit(locked, fields, items)
+        if locked.status == ResourceStatus.PUBLISHED:
+            locked.version += 1
+        document = versions.content(locked)
+        transaction.set_rollback(True)
+    return document
+
+
 def revise_resource(*, by: authz.User, resource: DataResource,
                     items: Sequence[dict[str, Any]] | None = None,
                     **fields: Any) -> DataResource:

@@ -41,6 +41,8 @@ from contracts.models import (
     SharingRequest,
 )
 from kernel.errors import NotFound
+from ledger import selectors as ledger_selectors
+from ledger.models import Entry
 from operators.capabilities import Reader, reader
 from operators.models import Kind, Participant, ServiceType, Status
 
@@ -159,6 +161,18 @@ def visible(who: Who, model: type[Model]) -> QuerySet[Any]:
 
 def can_read(who: Who, obj: Model) -> bool:
     return visible(who, type(obj)).filter(pk=obj.pk).exists()
+
+
+def reads_version_content(who: Who, resource: DataResource, entry_seq: int | None) -> bool:
+    """May ``who`` read a published version's whole document? Those who see the resource's
+    restricted fields, and whoever may read the payload of the version's entry."""
+    if sees_restricted(who, resource):
+        return True
+    entry = Entry.objects.filter(seq=entry_seq).first() if entry_seq is not None else None
+    found = ledger_selectors.payload(entry.seq) if entry is not None else None
+    return entry is not None and found is not None and payload_access(
+        who, kind=entry.kind, actor=entry.actor, subject=entry.subject,
+        restricted=found.restricted).readable
 
 
 # What a "no such ..." message calls each kind of object, in the reader's language.

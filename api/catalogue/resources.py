@@ -40,7 +40,6 @@ from kernel.api import errors, no_nul, order_by
 from kernel.drf import Pagination
 from kernel.errors import NotFound
 from kernel.uploads import read_upload
-from ledger import selectors as ledger_selectors
 from ledger.models import Entry
 from policy import visibility
 
@@ -244,12 +243,8 @@ class VersionListView(ApiListView):
 
 
 def _shows_content(request: Request, resource: DataResource, entry: Entry | None) -> bool:
-    if visibility.sees_restricted(request.user, resource):
-        return True
-    found = ledger_selectors.payload(entry.seq) if entry is not None else None
-    return entry is not None and found is not None and visibility.payload_access(
-        request.user, kind=entry.kind, actor=entry.actor, subject=entry.subject,
-        restricted=found.restricted).readable
+    return visibility.reads_version_content(request.user, resource,
+                                            entry.seq if entry is not None else None)
 
 
 class VersionDetailView(ApiView):

@@ -80,7 +80,7 @@ def test_categories(api: Api) -> None:
 
 @pytest.mark.parametrize(("role", "expected"), [
     (None, ["RS-B", "RS-OPEN"]),
-    ("outsider", ["RS-B", "RS-OPEN"]),
+    ("outsider", ["RS-B", "RS-COND", "RS-OPEN"]),  # a data subject sees it, to object
     ("applicant", ["RS-B", "RS-OPEN"]),
     ("merchant", ["RS-B", "RS-COND", "RS-OPEN"]),
     ("provider", ["RS-B", "RS-CLOSED", "RS-COND", "RS-DRAFT", "RS-OPEN"]),
@@ -658,7 +658,7 @@ MATRIX: dict[str, tuple[str, Any, str, dict[str | None, int]]] = {
                          {"provider": 200, "provider_staff": 200}),
     "withdraw conditional": (f"{R}RS-COND/withdraw/", {"reason": "x"}, "json",
                              {"provider": 200, "provider_staff": 200, "applicant": 404,
-                              "outsider": 404}),
+                              "outsider": 403}),
     "add quality rule": (f"{R}RS-OPEN/quality/rules/",
                          {"item": "capital", "check": "not_null"}, "json",
                          {"provider": 201, "provider_staff": 201}),
