@@ -165,7 +165,7 @@ class ItemForm(forms.Form):
 
 
 ItemFormSet = forms.formset_factory(ItemForm, extra=0, can_delete=True)
-NO_ITEMS = [{}]  # a new resource starts with one empty row
+NO_ITEMS: list[dict[str, Any]] = [{}]  # a new resource starts with one empty row
 
 
 def _kept(formset: Any) -> list[Any]:
