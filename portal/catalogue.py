@@ -57,6 +57,7 @@ from portal.pages import (
     run,
     timeline,
 )
+from portal.tables import Column, columns, sorted_by
 
 
 def _filter_from(request: HttpRequest) -> selectors.ResourceFilter:
@@ -71,7 +72,10 @@ def _filter_from(request: HttpRequest) -> selectors.ResourceFilter:
 
 def resource_list(request: HttpRequest) -> HttpResponse:
     criteria = _filter_from(request)
-    page = Paginator(selectors.search(request.user, criteria), 20).get_page(request.GET.get("page"))
+    found, chosen = sorted_by(request, selectors.search(request.user, criteria), {
+        "code": "code", "name": "name", "provider": "provider__name_zh", "grade": "grade",
+        "sharing": "sharing", "opening": "opening", "status": "status"}, "code")
+    page = Paginator(found, 20).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     return render(request, "catalog/list.html", {
@@ -81,6 +85,11 @@ def resource_list(request: HttpRequest) -> HttpResponse:
         "providers": participants(visibility.participants(request.user), kind="provider"),
         "can_create": authz.has_kind(request.user, Kind.PROVIDER),
         "disputed": _disputed_codes([r.pk for r in page.object_list]),
+        "heads": columns(request, chosen, [
+            Column(_("Code"), "code"), Column(_("Name"), "name"),
+            Column(_("Provider"), "provider"), Column(_("Grade"), "grade"),
+            Column(_("Sharing"), "sharing"), Column(_("Opening"), "opening"),
+            Column(_("Status"), "status")]),
     })
 
 
@@ -529,15 +538,22 @@ def resource_quality(request: HttpRequest, code: str) -> HttpResponse:
 
 def product_list(request: HttpRequest) -> HttpResponse:
     q = request.GET
-    found = selectors.products(request.user).order_by("-updated")
+    found = selectors.products(request.user)
     if q.get("status"):
         found = found.filter(status=q["status"])
     if q.get("q", "").strip():
         text = q["q"].strip()
         found = found.filter(Q(name__icontains=text) | Q(code__icontains=text)
                              | Q(description__icontains=text))
+    found, chosen = sorted_by(request, found, {
+        "code": "code", "name": "name", "owner": "owner__name_zh", "price": "price",
+        "status": "status", "updated": "updated"}, "-updated")
     page, rest = paginate(request, found, 20)
     return render(request, "catalog/products.html", {
+        "heads": columns(request, chosen, [
+            Column(_("Code"), "code"), Column(_("Product"), "name"),
+            Column(_("Owner"), "owner"), Column(_("Price"), "price", numeric=True),
+            Column(_("Status"), "status")]),
         "section": "market", "page": page, "query": rest, "statuses": ProductStatus.choices,
         "f": {"status": q.get("status", ""), "q": q.get("q", "")},
         "can_create": capabilities.has_kind(request.user, capabilities.MARKET_KINDS),

@@ -45,18 +45,24 @@ from portal.pages import (
     run,
     timeline,
 )
+from portal.tables import Column, columns, sorted_by
 
 DATE = forms.DateInput(attrs={"type": "date"})
 
 
 def _list(request: HttpRequest, query: Any, states: Any, template: str,
-          section: str, **extra: Any) -> HttpResponse:
+          section: str, heads: list[Column], sorts: dict[str, str],
+          **extra: Any) -> HttpResponse:
+    """A workflow list: filtered by state, sorted by a column (newest first by default),
+    in pages; each row links to its page."""
     state = request.GET.get("state", "")
     if state:
         query = query.filter(state=state)
+    query, chosen = sorted_by(request, query, {"created": "created", **sorts}, "-created")
     page, rest = paginate(request, query, 25)
     return render(request, template, {"section": section, "page": page, "query": rest,
-                                      "states": states, "state": state, **extra})
+                                      "states": states, "state": state,
+                                      "heads": columns(request, chosen, heads), **extra})
 
 
 def _get(query: Any, what: str, **lookup: Any) -> Any:
@@ -72,9 +78,14 @@ def _get(query: Any, what: str, **lookup: Any) -> Any:
 
 @login_required
 def request_list(request: HttpRequest) -> HttpResponse:
-    query = visibility.sharing_requests(request.user).order_by("-created")
+    query = visibility.sharing_requests(request.user)
+    heads = [Column("#", "id", numeric=True), Column(_("Resource"), "resource"),
+             Column(_("Requester"), "requester"), Column(_("Provider")),
+             Column(_("State"), "state"), Column(_("Due"), "due"), Column(_("Filed"), "created")]
     return _list(request, query, SharingRequest.State.choices, "contracts/requests.html",
-                 "requests",
+                 "requests", heads, {"id": "pk", "resource": "resource__name",
+                                     "requester": "requester__name_zh", "state": "state",
+                                     "due": "due"},
                  can_request=capabilities.has_kind(request.user, capabilities.REQUESTER_KINDS))
 
 
@@ -178,9 +189,13 @@ def request_act(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def agreement_list(request: HttpRequest) -> HttpResponse:
-    query = visibility.agreements(request.user).order_by("-created")
+    query = visibility.agreements(request.user)
+    heads = [Column(_("Code"), "code"), Column(_("Operator"), "operator"),
+             Column(_("Term"), "term"), Column(_("Signatures")), Column(_("State"), "state")]
     return _list(request, query, OperationAgreement.State.choices,
-                 "contracts/agreements.html", "agreements",
+                 "contracts/agreements.html", "agreements", heads,
+                 {"code": "code", "operator": "operator__name_zh", "term": "term_end",
+                  "state": "state"},
                  can_create=capabilities.reviewing_authority(request.user) is not None)
 
 
@@ -273,8 +288,14 @@ def agreement_act(request: HttpRequest, code: str) -> HttpResponse:
 
 @login_required
 def grant_list(request: HttpRequest) -> HttpResponse:
-    query = visibility.grants(request.user).order_by("-created")
-    return _list(request, query, Grant.State.choices, "contracts/grants.html", "requests")
+    query = visibility.grants(request.user)
+    heads = [Column("#", "id", numeric=True), Column(_("Resource"), "resource"),
+             Column(_("Grantee"), "grantee"), Column(_("Valid"), "valid_until"),
+             Column(_("From")), Column(_("State"), "state")]
+    return _list(request, query, Grant.State.choices, "contracts/grants.html", "requests",
+                 heads, {"id": "pk", "resource": "resource__name",
+                         "grantee": "grantee__name_zh", "valid_until": "valid_until",
+                         "state": "state"})
 
 
 class DeliveryForm(forms.Form):
@@ -365,9 +386,13 @@ def grant_act(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def objection_list(request: HttpRequest) -> HttpResponse:
-    query = visibility.objections(request.user).order_by("-created")
+    query = visibility.objections(request.user)
+    heads = [Column("#", "id", numeric=True), Column(_("Resource"), "resource"),
+             Column(_("Ground"), "ground"), Column(_("Filed by")), Column(_("State"), "state"),
+             Column(_("Next deadline"), "created")]
     return _list(request, query, Objection.State.choices, "contracts/objections.html",
-                 "objections")
+                 "objections", heads, {"id": "pk", "resource": "resource__name",
+                                       "ground": "ground", "state": "state"})
 
 
 class GrantChoiceField(forms.ModelChoiceField):
@@ -495,8 +520,15 @@ def objection_act(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def order_list(request: HttpRequest) -> HttpResponse:
-    query = visibility.orders(request.user).order_by("-created")
-    return _list(request, query, Order.State.choices, "contracts/orders.html", "market")
+    query = visibility.orders(request.user)
+    heads = [Column(_("Order"), "code"), Column(_("Product"), "product"),
+             Column(_("Buyer"), "buyer"), Column(_("Seller"), "seller"),
+             Column(_("Amount"), "amount", numeric=True), Column(_("State"), "state"),
+             Column(_("Placed"), "created")]
+    return _list(request, query, Order.State.choices, "contracts/orders.html", "market",
+                 heads, {"code": "code", "product": "product__name",
+                         "buyer": "buyer__name_zh", "seller": "seller__name_zh",
+                         "amount": "amount", "state": "state"})
 
 
 @login_required

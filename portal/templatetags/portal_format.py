@@ -1,0 +1,28 @@
+"""Numbers as people read them: ``{{ n|num }}`` writes 1204377 as 1,204,377 (and money with
+its two decimals, 1250.00 as 1,250.00)."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django import template
+
+register = template.Library()
+
+
+@register.filter
+def num(value: Any) -> str:
+    if value is None or value == "":
+        return ""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        return str(value)
+    if number == number.to_integral_value() and "." not in str(value):
+        return f"{int(number):,}"
+    return f"{number:,.2f}"
