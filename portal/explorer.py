@@ -19,6 +19,7 @@ from crypto.canonical import parse
 from kernel.errors import NotFound
 from ledger import inspection, selectors
 from ledger.models import Checkpoint, Entry, LedgerKey
+from ledger.protocol.format import parse_time
 from ledger.protocol.merkle import inclusion_ranges, verify_consistency
 from operators.models import Participant
 from policy.visibility import payload_access
@@ -113,6 +114,7 @@ def entry(request: HttpRequest, seq: int) -> HttpResponse:
     return render(request, "ledger/entry.html", {
         "section": "ledger", "entry": found, "document": document, "statement": statement,
         "kind_label": vocabulary.kind_label(statement["kind"]),
+        "statement_time": parse_time(statement["time"]),
         "actor_name": vocabulary.names([statement["actor"]]).get(statement["actor"], ""),
         "subject_url": vocabulary.subject_url(statement["subject"]),
 
