@@ -71,6 +71,11 @@ def _product_payload(product: DataProduct, **extra: Any) -> dict[str, Any]:
     }
 
 
+def is_certified(product: DataProduct) -> bool:
+    """Has a compliance certification service (合规认证) certified the product?"""
+    return product.certificates.filter(kind="certification").exists()
+
+
 def product_subject(product: DataProduct) -> str:
     return f"catalog/product/{product.code}"
 
@@ -124,14 +129,20 @@ def submit_product(*, by: authz.User, product: DataProduct) -> DataProduct:
 
 def review_product(*, by: authz.User, product: DataProduct, action: str,
                    reason: str = "") -> DataProduct:
-    """The data authority's compliance review: list, reject (reason) or delist (reason)."""
+    """The data authority's compliance review: list, reject (reason) or delist (reason).
+
+    A product with no compliance certificate (合规认证) yet is listed only with the reason
+    why, which goes on the ledger with the listing."""
     catalog.require_visible_product(by, product)
     if action not in ("list", "reject", "delist"):
         raise InvalidInput("action", _("must be list, reject or delist"))
 
     def change(locked: DataProduct, authority: Participant) -> dict[str, Any]:
         text = (reason or "").strip()
-        if action != "list":
+        if action == "list" and not is_certified(locked):
+            text = required_text("reason", reason, _("to list a product that has no "
+                                                     "compliance certificate (合规认证) yet"))
+        elif action != "list":
             text = required_text("reason", reason, _("to reject a product") if action == "reject"
                                  else _("to delist a product"))
         locked.review_reason = text

@@ -571,6 +571,9 @@ PRODUCT_ACTIONS = {
 def _product_actions(request: HttpRequest, product: DataProduct) -> list[Action]:
     looks = {name: Button(str(look.label), look.fields, look.style)
              for name, look in PRODUCT_ACTIONS.items()}
+    if not products.is_certified(product):
+        looks["list"] = Button(str(PRODUCT_ACTIONS["list"].label), [reason_field(
+            _("No compliance certificate yet: why list it now?"))])
     return buttons(request.user, product, reverse("catalog:product-act", args=[product.code]),
                    looks)
 
@@ -608,6 +611,7 @@ def product_detail(request: HttpRequest, code: str) -> HttpResponse:
         "steps": timeline([products.product_subject(product)]),
         "certify": party is not None and party.is_admitted, "form": form,
         "can_order": buyer and product.status == ProductStatus.LISTED,
+        "certified": products.is_certified(product),
         "orders": _orders_of(request, product),
     })
 

@@ -671,7 +671,7 @@ MATRIX: dict[str, tuple[str, Any, str, dict[str | None, int]]] = {
                              {"operator": 200, "provider": 404, "provider_staff": 404,
                               "provider_b": 404, "merchant": 404, "applicant": 404,
                               "certifier": 404, "valuer": 404, "outsider": 404}),
-    "list submitted product": (f"{D}DP-SUBMITTED/list/", {}, "json",
+    "list submitted product": (f"{D}DP-SUBMITTED/list/", {"reason": "试点"}, "json",
                                {"authority": 200, "provider": 404, "provider_staff": 404,
                                 "provider_b": 404, "merchant": 404, "applicant": 404,
                                 "outsider": 404}),
