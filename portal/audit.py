@@ -269,6 +269,8 @@ def regulator(request: HttpRequest) -> HttpResponse:
                                          "authority."))
     period = PeriodForm(request.GET or None)
     since, until = period.period()
+    if not period.is_bound:
+        period = PeriodForm(initial={"since": since, "until": until})
     tables: list[dict[str, Any]] = []
     for table in _tables(request.user).values():
         rows = table.rows()

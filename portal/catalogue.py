@@ -199,6 +199,13 @@ def _item_formset(request: HttpRequest, initial: list[dict[str, Any]]) -> Any:
     return ItemFormSet(data, prefix="items", initial=initial)
 
 
+def _field_labels() -> dict[str, str]:
+    """What the resource form calls each field of a version document (for the diff)."""
+    labels = {name: str(field.label) for name, field in ItemForm.base_fields.items()}
+    labels.update({name: str(field.label) for name, field in ResourceForm.base_fields.items()})
+    return labels
+
+
 def _digest(document: dict[str, Any]) -> str:
     """What a preview showed, so that "publish" publishes exactly that."""
     return sm3_hex(canonical(document))
@@ -300,6 +307,7 @@ def resource_edit(request: HttpRequest, code: str) -> HttpResponse:
     return render(request, "catalog/resource_form.html", {
         "section": "catalog", "form": form, "formset": formset, "resource": resource,
         "changes": changes, "next_version": resource.version + 1, "previewed": digest,
+        "labels": _field_labels(),
     })
 
 
@@ -692,5 +700,6 @@ def resource_version(request: HttpRequest, code: str, number: int) -> HttpRespon
         "section": "catalog", "resource": resource, "version": version, "document": document,
         "changes": changes, "previous": before, "matches": versions.matches_entry(version),
         "later": resource.versions.filter(number=number + 1).first(),
+        "labels": _field_labels(),
         "categories": dict(Category.objects.values_list("code", "name")),
     })

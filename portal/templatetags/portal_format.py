@@ -26,3 +26,9 @@ def num(value: Any) -> str:
     if number == number.to_integral_value() and "." not in str(value):
         return f"{int(number):,}"
     return f"{number:,.2f}"
+
+
+@register.filter
+def get(mapping: Any, key: Any) -> Any:
+    """``{{ labels|get:name }}``: a dict's value for a key held in a variable."""
+    return mapping.get(key, key) if hasattr(mapping, "get") else key

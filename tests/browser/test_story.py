@@ -319,7 +319,7 @@ def objection(story: Story) -> None:
     provider.page.fill("#id_description", REVISED)
     story.shots(provider.page, "provider-revises")
     provider.page.get_by_role("button", name="预览变更").click()
-    diff = provider.page.locator("table.diff tbody tr", has_text="description")
+    diff = provider.page.locator("table.diff tbody tr", has_text="描述")
     expect(diff.locator(".diff-new")).to_have_text(REVISED)
     expect(provider.page.locator("table.diff tbody tr")).to_have_count(1)
     story.shots(provider.page, "provider-previews-the-diff")
