@@ -33,7 +33,7 @@ from operators import authz, capabilities
 from operators.models import Participant
 from policy.visibility import PayloadPolicy
 from portal import vocabulary
-from portal.pages import paginate, person, run
+from portal.pages import date_input, paginate, person, run
 from portal.tables import Column, columns, sorted_by
 
 AUDIT_KINDS = capabilities.AUDIT_KINDS
@@ -237,14 +237,13 @@ def _charts(who: Any, since_day: date, today: date) -> dict[str, Any]:
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
-DAY = forms.DateInput(attrs={"type": "date"})
 
 
 class PeriodForm(forms.Form):
     """The dashboard's date range (Asia/Shanghai days, both included)."""
 
-    since = forms.DateField(label=gettext_lazy("From"), required=False, widget=DAY)
-    until = forms.DateField(label=gettext_lazy("Until"), required=False, widget=DAY)
+    since = forms.DateField(label=gettext_lazy("From"), required=False, widget=date_input())
+    until = forms.DateField(label=gettext_lazy("Until"), required=False, widget=date_input())
 
     def period(self) -> tuple[date, date]:
         today = timezone.localdate()
@@ -293,8 +292,8 @@ class ExchangeFilter(forms.Form):
     participant = forms.ModelChoiceField(label=gettext_lazy("Participant"), required=False,
                                          queryset=Participant.objects.none(),
                                          to_field_name="code")
-    since = forms.DateField(label=gettext_lazy("From"), required=False, widget=DAY)
-    until = forms.DateField(label=gettext_lazy("Until"), required=False, widget=DAY)
+    since = forms.DateField(label=gettext_lazy("From"), required=False, widget=date_input())
+    until = forms.DateField(label=gettext_lazy("Until"), required=False, widget=date_input())
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

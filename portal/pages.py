@@ -108,6 +108,12 @@ class Action:
         return any(f.widget == "file" for f in self.fields)
 
 
+def date_input() -> forms.DateInput:
+    """A browser date picker. Its value must be ISO 8601 (``2026-12-09``) whatever the
+    language: the picker shows it in the reader's own format, and ignores any other."""
+    return forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"})
+
+
 def model_field(form: forms.BaseForm, name: str) -> forms.ModelChoiceField:
     """The form's field ``name``, a choice of model rows (to set its queryset)."""
     found = form.fields[name]

@@ -36,6 +36,7 @@ from portal.pages import (
     Field,
     buttons,
     choice_field,
+    date_input,
     dispatch,
     model_field,
     page_view,
@@ -46,8 +47,6 @@ from portal.pages import (
     timeline,
 )
 from portal.tables import Column, columns, sorted_by
-
-DATE = forms.DateInput(attrs={"type": "date"})
 
 
 def _list(request: HttpRequest, query: Any, states: Any, template: str,
@@ -100,8 +99,8 @@ class SharingRequestForm(forms.Form):
     scenario = forms.CharField(label=gettext_lazy("Scenario"), max_length=200)
     legal_basis = forms.CharField(label=gettext_lazy("Legal basis"),
                                   widget=forms.Textarea(attrs={"rows": 2}))
-    period_from = forms.DateField(label=gettext_lazy("From"), widget=DATE)
-    period_until = forms.DateField(label=gettext_lazy("Until"), widget=DATE)
+    period_from = forms.DateField(label=gettext_lazy("From"), widget=date_input())
+    period_until = forms.DateField(label=gettext_lazy("Until"), widget=date_input())
 
     def __init__(self, *args: Any, user: Any, resource: DataResource | None,
                  **kwargs: Any) -> None:
@@ -213,8 +212,8 @@ class AgreementForm(forms.Form):
                                            widget=forms.Textarea(attrs={"rows": 3}))
     desensitisation_rules = forms.CharField(label=gettext_lazy("Desensitisation rules"),
                                             widget=forms.Textarea(attrs={"rows": 3}))
-    term_start = forms.DateField(label=gettext_lazy("Term starts"), widget=DATE)
-    term_end = forms.DateField(label=gettext_lazy("Term ends"), widget=DATE)
+    term_start = forms.DateField(label=gettext_lazy("Term starts"), widget=date_input())
+    term_end = forms.DateField(label=gettext_lazy("Term ends"), widget=date_input())
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

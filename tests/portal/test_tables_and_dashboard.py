@@ -73,6 +73,23 @@ def test_the_dashboard_shows_the_chosen_date_range(world: World) -> None:
     assert "is before the start of the period" in backwards
 
 
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+@pytest.mark.django_db
+def test_the_date_pickers_show_the_period_in_use_in_either_language(
+        world: World, language: str) -> None:
+    """A date picker shows only an ISO 8601 value (``2026-12-09``); in zh-hans Django's
+    own date format (``2026/12/09``) would leave it blank."""
+    c = client(world, "regulator")
+    c.cookies["django_language"] = language
+    today = timezone.localdate()
+    text = page(c.get("/audit/regulator/"))
+    since = today - timedelta(days=29)
+    assert f'name="since" value="{since.isoformat()}"' in text
+    assert f'name="until" value="{today.isoformat()}"' in text
+    chosen = page(c.get(f"/audit/regulator/?since={today - timedelta(days=2)}&until={today}"))
+    assert f'name="since" value="{(today - timedelta(days=2)).isoformat()}"' in chosen
+
+
 @pytest.mark.django_db
 def test_the_exchange_log_page_lists_deliveries_and_orders_with_their_figures(
         world: World) -> None:
