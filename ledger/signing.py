@@ -11,6 +11,8 @@ import secrets
 from datetime import datetime
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
+
 from crypto.sm2 import PrivateKey
 from ledger import conf, keyring, keystore, store
 from ledger.append import Submission, append_many, require_transaction
@@ -59,8 +61,8 @@ def _custodial(actor: str, key: LedgerKey | None) -> PrivateKey:
     try:
         custody = signing.custody
     except CustodialKey.DoesNotExist:
-        raise AppendRefused("actor", f"{actor!r} has no custodial key on this server",
-                            NO_CUSTODY) from None
+        raise AppendRefused("actor", _("%(actor)s has no custodial key on this server"),
+                            NO_CUSTODY, actor=actor) from None
     return keyring.unseal(custody)
 
 
