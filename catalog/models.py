@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from operators.models import Participant
+from operators.models import Participant, ServiceType
 
 
 class Category(models.Model):
@@ -250,7 +250,7 @@ class Certificate(models.Model):
                                 related_name="certificates")
     issuer = models.ForeignKey(Participant, on_delete=models.PROTECT,
                                related_name="certificates_issued")
-    kind = models.CharField(max_length=16)
+    kind = models.CharField(max_length=16, choices=ServiceType.choices)
     document_name = models.CharField(max_length=200)
     digest = models.CharField(max_length=64)
     summary = models.TextField(blank=True)

@@ -27,7 +27,7 @@ from kernel.text import required_text
 from kernel.uploads import MiB, check_size
 from ledger import services as ledger
 from operators import authz, capabilities
-from operators.models import Kind, Participant
+from operators.models import Kind, Participant, ServiceType
 from operators.transitions import Recorded, take
 
 
@@ -48,7 +48,7 @@ PRODUCT: Machine[DataProduct] = Machine("product", [
 ], field="status")
 PRODUCT_KINDS = {"submit": "submitted", "list": "listed", "reject": "rejected",
                  "delist": "delisted"}
-CERTIFICATE_KINDS = {"certification", "notarisation", "valuation"}
+CERTIFICATE_KINDS = set(ServiceType.values)
 MAX_CERTIFICATE = 20 * MiB
 
 
@@ -163,8 +163,10 @@ def attach_certificate(*, by: authz.User, product: DataProduct, kind: str,
         raise InvalidInput("kind", _("must be one of %(choices)s"),
                            choices=", ".join(sorted(CERTIFICATE_KINDS)))
     if party.service_type != kind:
+        labels = dict(ServiceType.choices)
         raise NotPermitted(_("%(name)s provides %(service)s, not %(kind)s"),
-                           name=party.name_zh, service=party.service_type, kind=kind)
+                           name=party.name_zh, service=labels.get(party.service_type, ""),
+                           kind=labels[kind])
     if not document:
         raise InvalidInput("document", _("is empty"))
     check_size("document", document, MAX_CERTIFICATE)

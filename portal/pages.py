@@ -20,6 +20,7 @@ from django.core.paginator import Page, Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django_stubs_ext import StrOrPromise
 
 from crypto.canonical import parse
@@ -87,7 +88,7 @@ class Field:
     """An input of an action's small form: ``widget`` is textarea, text or file."""
 
     name: str
-    label: str
+    label: StrOrPromise
     required: bool = True
     widget: str = "textarea"
     initial: str = ""
@@ -128,8 +129,10 @@ def choice_field(form: forms.BaseForm, name: str) -> forms.ChoiceField:
     return found
 
 
-def reason_field(label: str | None = None, required: bool = True) -> Field:
-    return Field("reason", label or _("Reason"), required)
+def reason_field(label: StrOrPromise | None = None, required: bool = True) -> Field:
+    """A reason box; its default label is read in the language of the page that shows it
+    (the field may be made once, at import)."""
+    return Field("reason", label or gettext_lazy("Reason"), required)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,8 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext_lazy as _
 from django_stubs_ext import StrOrPromise
 
+from catalog.models import DataItem, DataResource, DataType, Desensitisation
+from ledger.models import KeyUse
 from operators.models import Participant
 
 KINDS: dict[str, StrOrPromise] = {
@@ -125,3 +127,40 @@ def subject_url(subject: str) -> str:
 
 
 INT_KEYS = {"contracts:request", "contracts:grant", "contracts:objection", "ledger:entry"}
+
+
+def _choices(model: type[DataResource] | type[DataItem], name: str) -> dict[str, StrOrPromise]:
+    field = model._meta.get_field(name)
+    return dict(getattr(field, "choices", None) or [])
+
+
+# What a version document's coded fields say, in words (the resource's and its items').
+DOCUMENT_CHOICES: dict[str, dict[str, StrOrPromise]] = {
+    **{name: _choices(DataResource, name)
+       for name in ("grade", "sharing", "opening", "update_frequency")},
+    "data_type": dict(DataType.choices),
+    "desensitisation": _choices(DataItem, "desensitisation"),
+}
+KEY_USES: dict[str, StrOrPromise] = {
+    KeyUse.STATEMENT: _("signs statements"), KeyUse.LEDGER: _("ledger key"),
+    KeyUse.WITNESS: _("witness key"),
+}
+
+
+def document_value(field: str, value: object) -> object:
+    """A value of a version document as the reader reads it: a coded choice in words,
+    yes or no for a flag; anything else as it is."""
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    if isinstance(value, str) and value in DOCUMENT_CHOICES.get(field, {}):
+        return DOCUMENT_CHOICES[field][value]
+    return value
+
+
+def desensitisation(rule: str) -> StrOrPromise:
+    """A delivery's desensitisation rule (``mask``) in words."""
+    return dict(Desensitisation.choices).get(rule, rule)
+
+
+def key_use(use: str) -> StrOrPromise:
+    return KEY_USES.get(use, use)

@@ -1,5 +1,6 @@
 """Numbers as people read them: ``{{ n|num }}`` writes 1204377 as 1,204,377 (and money with
-its two decimals, 1250.00 as 1,250.00)."""
+its two decimals, 1250.00 as 1,250.00); ``{{ entry.kind|kind }}`` a ledger entry's kind in
+words."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django import template
+from django_stubs_ext import StrOrPromise
+
+from portal import vocabulary
 
 register = template.Library()
 
@@ -32,3 +36,25 @@ def num(value: Any) -> str:
 def get(mapping: Any, key: Any) -> Any:
     """``{{ labels|get:name }}``: a dict's value for a key held in a variable."""
     return mapping.get(key, key) if hasattr(mapping, "get") else key
+
+
+@register.filter
+def kind(value: str) -> StrOrPromise:
+    """``contracts.order.placed`` as "Order placed" (shown with the code on hover)."""
+    return vocabulary.kind_label(value)
+
+
+@register.filter
+def shown(value: Any, field: str) -> Any:
+    """``{{ document.grade|shown:"grade" }}``: a version document's coded value in words."""
+    return vocabulary.document_value(field, value)
+
+
+@register.filter
+def desensitised(rule: str) -> StrOrPromise:
+    return vocabulary.desensitisation(rule)
+
+
+@register.filter
+def key_use(use: str) -> StrOrPromise:
+    return vocabulary.key_use(use)

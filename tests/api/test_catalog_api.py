@@ -578,8 +578,13 @@ def test_the_product_life_cycle(api: Api) -> None:
     assert authority.post(f"{D}DP-DRAFT/list/", {}, format="json").status_code == 409
 
     assert owner.post(f"{D}DP-DRAFT/submit/").status_code == 200
-    listed = authority.post(f"{D}DP-DRAFT/list/", {}, format="json")
+    # no compliance certificate yet: listed only with the reason why
+    unreasoned = authority.post(f"{D}DP-DRAFT/list/", {}, format="json")
+    assert unreasoned.status_code == 400 and "reason" in error_fields(unreasoned)
+    listed = authority.post(f"{D}DP-DRAFT/list/", {"reason": "试点产品，合规认证在办"},
+                            format="json")
     assert listed.status_code == 200 and listed.json()["status"] == "listed"
+    assert listed.json()["review_reason"] == "试点产品，合规认证在办"
     assert_entry(listed.json(), "catalog.product.listed", actor=reviewer)
     assert "DP-DRAFT" in codes(api.anon.get(f"{C}listings/"))
 

@@ -30,6 +30,9 @@ MAX_PAGES = 260  # per user: a bound, never reached by the demo
 # "Noto Sans CJK" or "Rongchain Data Applications" (proper names) have no lower-case word.
 WORD = r"[A-Za-z][A-Za-z'’-]*"
 SENTENCE = re.compile(rf"\b{WORD}(?:[ ,;:]+{WORD}){{2,}}")
+# A whole piece of text in lower-case Latin words ("certification", "none"): a code shown
+# where its words belong. Demo usernames are the one thing a page shows that way.
+LONE_WORDS = re.compile(r"[a-z][a-z _-]{2,}")
 UTC_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|\+00:00)")
 CODE_CLASSES = {"mono", "code", "note"}
 
@@ -49,6 +52,7 @@ class Visible(HTMLParser):
         self.links: list[str] = []
         self.skipping: list[str] = []
         self.hidden: list[str] = []
+        self.lone_words: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         found = dict(attrs)
@@ -74,6 +78,8 @@ class Visible(HTMLParser):
     def handle_data(self, data: str) -> None:
         if not self.skipping:
             self.text.append(data)
+            if LONE_WORDS.fullmatch(data.strip()):
+                self.lone_words.append(data.strip())
         if not self.hidden:
             self.shown.append(data)
 
@@ -140,6 +146,8 @@ def crawl(client: Client) -> tuple[list[str], list[str]]:
         page.feed(response.content.decode("utf-8"))
         text = " ".join(" ".join(page.text).split())
         problems += [f"{url}: English in a Chinese page: {s!r}" for s in english_sentences(text)]
+        problems += [f"{url}: a code instead of words: {w!r}" for w in page.lone_words
+                     if w not in USERNAMES]
         shown = " ".join(page.shown)
         problems += [f"{url}: a raw UTC time: {m.group(0)!r}" for m in UTC_TIME.finditer(shown)]
         for link in page.links:
@@ -151,6 +159,7 @@ def crawl(client: Client) -> tuple[list[str], list[str]]:
 
 
 PEOPLE = [None, "citizen"] + [row[0] for row in credentials()]
+USERNAMES = {p for p in PEOPLE if p}
 
 
 @pytest.mark.django_db
@@ -171,3 +180,10 @@ def test_the_sentence_detector_finds_english_and_spares_names_and_codes() -> Non
     assert not english_sentences("contracts.sharing.approved SM3 RFC 8785 API")
     assert UTC_TIME.search("2026-12-09T16:00:00.000000Z")
     assert not UTC_TIME.search("2026-12-10 00:00")
+
+
+def test_a_code_shown_alone_is_found() -> None:
+    page = Visible()
+    page.feed('<span class="chip">certification</span><dd>无</dd><dd class="mono">none</dd>'
+              "<p>合规认证 certification</p>")
+    assert page.lone_words == ["certification"]

@@ -138,3 +138,40 @@ def test_an_order_shows_the_contract_text_the_parties_sign(world: World) -> None
     assert orders.contract_text(order) in text
     assert orders.contract_sm3(order) in text
     assert order.product.name in text
+
+
+@pytest.mark.django_db
+def test_an_old_version_reads_in_words_not_codes(world: World) -> None:
+    """A version document keeps codes (``not_shareable``); its page says them in words."""
+    resource = world.resources["closed"]
+    response = client(world, "provider2", "zh-hans").get(
+        f"/catalogue/resources/{resource.code}/versions/1/")
+    text = page(response)
+    for words in ("重要", "不予共享", "不予开放", "每日", "字符串", "掩码"):
+        assert words in text, words
+    for code in ("important", "not_shareable", "not_open", "daily", "string", "mask"):
+        assert f">{code}<" not in text, code
+
+
+@pytest.mark.django_db
+def test_a_certificate_and_a_reason_box_are_in_the_readers_language(world: World) -> None:
+    from django.utils import translation
+
+    from contracts import products
+    from kernel.errors import NotPermitted
+
+    product = world.product
+    notary = world.users["notary"]
+    products.attach_certificate(by=notary, product=product, kind="notarisation",
+                                document_name="公证书.pdf", document=b"notarised")
+    url = f"/catalogue/market/{product.code}/"
+    text = page(client(world, "authority", "zh-hans").get(url))
+    assert "数据公证" in text and ">notarisation<" not in text
+    assert "理由" in text and ">Reason" not in text  # the delist button's reason box
+    english = page(client(world, "authority", "en").get(url))
+    assert "data notarisation" in english and ">Reason" in english
+    with pytest.raises(NotPermitted) as refused:
+        products.attach_certificate(by=notary, product=product, kind="certification",
+                                    document_name="认证.pdf", document=b"x")
+    with translation.override("zh-hans"):
+        assert "数据公证" in refused.value.message and "合规认证" in refused.value.message
