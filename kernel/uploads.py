@@ -81,6 +81,20 @@ def decode_text(field: str, data: bytes) -> Text:
     return Text(str(best), NAMES[best.encoding])
 
 
+TABLE_SUFFIXES = (".csv", ".json")
+
+
+def table_encoding(name: str, data: bytes) -> str | None:
+    """The encoding a CSV or JSON table file was read in (to tell the user); None for any
+    other file, or one that is not text."""
+    if not name.lower().endswith(TABLE_SUFFIXES):
+        return None
+    try:
+        return decode_text("data", data).encoding
+    except InvalidInput:
+        return None
+
+
 def table_rows(field: str, name: str, data: bytes) -> int | None:
     """How many data rows a CSV (after its header row) or JSON array file holds; None for
     a file that is neither (its rows cannot be counted here)."""

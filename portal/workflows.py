@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
@@ -26,7 +27,7 @@ from contracts import agreements, common, deadlines, grants, objections, orders,
 from contracts.deliveries import MAX_DELIVERY, MAX_DOCUMENT
 from contracts.models import Grant, Objection, OperationAgreement, Order, SharingRequest
 from kernel.money import money_text
-from kernel.uploads import read_upload
+from kernel.uploads import read_upload, table_encoding
 from operators import authz, capabilities
 from operators.models import Kind, Participant
 from policy import visibility
@@ -347,8 +348,11 @@ def grant_detail(request: HttpRequest, pk: int) -> HttpResponse:
                     desensitisation=form.rules(), data=data,
                     digest=None if data is not None else digest,
                     data_name=upload.name if upload is not None else ""),
-
                     _("Delivery recorded on the ledger."), form):
+                encoding = table_encoding(upload.name, data) if upload and data else None
+                if encoding:
+                    messages.info(request, _("The file was read as %(encoding)s.")
+                                  % {"encoding": encoding})
                 return redirect("contracts:grant", pk)
     return render(request, "contracts/grant_detail.html", {
         "section": "requests", "grant": grant, "items": grant.items.all(),

@@ -306,6 +306,30 @@ def test_provider_records_a_delivery_under_a_grant(world: World) -> None:
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("encoding, shown", [("gbk", "GB18030"), ("utf-16", "UTF-16"),
+                                             ("utf-8-sig", "UTF-8 (BOM)")])
+def test_a_delivered_table_is_counted_in_its_encoding_and_the_encoding_is_shown(
+        world: World, encoding: str, shown: str) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    grant = world.grants["agreement"]
+    c = client(world, "provider")
+    table = "统一社会信用代码,企业名称\n91350100MA2Y0001X9,数字榕城\n91350100MA2Y00079H,福建数据\n"
+    rules = {"rule_统一社会信用代码": "none", "rule_企业名称": "none", "rule_法定代表人": "mask"}
+
+    def deliver(rows: int) -> Any:
+        upload = SimpleUploadedFile("交付.csv", table.encode(encoding), "text/csv")
+        return c.post(f"/workflows/grants/{grant.pk}/", {"rows": str(rows), "data": upload,
+                                                          **rules}, follow=True)
+
+    wrong = text(deliver(3))
+    assert "holds 2 rows, not 3" in wrong and not grant.deliveries.exists()
+    done = text(deliver(2))
+    assert f"The file was read as {shown}." in done
+    assert grant.deliveries.get().rows == 2
+
+
+@pytest.mark.django_db
 def test_delivery_form_shows_the_services_refusal(world: World) -> None:
     grant = world.grants["agreement"]
     response = client(world, "provider").post(f"/workflows/grants/{grant.pk}/", {
