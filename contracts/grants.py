@@ -208,7 +208,8 @@ def record_delivery(*, by: common.User, grant: Grant, rows: int,
     counted = table_rows("data", data_name, data) if data is not None else None
     if counted is not None and counted != rows:
         raise InvalidInput("rows", _("the delivered file %(name)s holds %(n)s rows, not "
-                                     "%(claimed)s"), name=data_name, n=counted, claimed=rows)
+                                     "%(claimed)s"), name=data_name, n=f"{counted:,}",
+                           claimed=f"{rows:,}")
     with transaction.atomic():
         locked = Grant.objects.select_for_update(of=("self",)).select_related(
             "agreement", "resource", "grantee").get(pk=grant.pk)

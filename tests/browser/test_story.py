@@ -268,12 +268,13 @@ def delivery(story: Story) -> None:
     page.set_input_files("#id_data", files=penalties)
     page.get_by_role("button", name="记录交付").click()
     expect(page.locator(".field.has-error .errorlist")).to_contain_text(
-        "交付文件 penalties-2026.csv 有 2 行，而不是 3215 行")
+        "交付文件 penalties-2026.csv 有 2 行，而不是 3,215 行")
     story.shots(page, "delivery-row-count-checked")
     page.fill("#id_rows", ROWS)
     page.set_input_files("#id_data", files=penalties)
     page.get_by_role("button", name="记录交付").click()
     expect(provider.message()).to_have_text("交付已记入账本。")
+    expect(page.locator("ul.messages li").nth(1)).to_have_text("文件按 GB18030 编码读取。")
     expect(page.locator("table tbody tr", has_text=ROWS)).to_have_count(1)
     story.shots(page, "provider-delivers")
 
