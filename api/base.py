@@ -47,7 +47,7 @@ class Input(serializers.Serializer):
             unknown = sorted(str(name) for name in data if name not in self.fields)
             if unknown:
                 raise serializers.ValidationError(
-                    {name: ["unknown field"] for name in unknown})
+                    {name: [_("unknown field")] for name in unknown})
         return super().to_internal_value(data)
 
 

@@ -181,6 +181,10 @@ def test_unknown_fields_are_named(api: Api) -> None:
     assert response.status_code == 400
     assert response.json()["error"]["fields"] == {"colour": ["unknown field"],
                                                    "owner": ["unknown field"]}
+    chinese = api.as_("operator", "zh-hans").post("/api/v1/catalog/products/", {
+        "code": "DP-X", "name": "x", "resources": ["RS-COND"], "price": "1", "colour": "red"},
+        format="json")
+    assert chinese.json()["error"]["fields"] == {"colour": ["未知字段"]}
 
 
 def test_permission_comes_before_validation(api: Api) -> None:
