@@ -138,6 +138,10 @@ def test_an_order_shows_the_contract_text_the_parties_sign(world: World) -> None
     assert orders.contract_text(order) in text
     assert orders.contract_sm3(order) in text
     assert order.product.name in text
+    assert "1,250.00 CNY" in text  # the amount as people read it (the contract keeps 1250.00)
+    product = page(client(world, "merchant", "zh-hans").get(
+        f"/catalogue/market/{order.product.code}/"))
+    assert "1,250.00 CNY" in product and "1250.00 CNY" not in product
 
 
 @pytest.mark.django_db
