@@ -179,3 +179,13 @@ def test_a_certificate_and_a_reason_box_are_in_the_readers_language(world: World
                                     document_name="认证.pdf", document=b"x")
     with translation.override("zh-hans"):
         assert "数据公证" in refused.value.message and "合规认证" in refused.value.message
+
+
+@pytest.mark.django_db
+def test_a_citizen_reaches_a_conditional_resource_and_objects_to_it(world: World) -> None:
+    """Not a dead end: the resource page opens, and its objection form comes filled in."""
+    resource = world.resources["conditional"]
+    citizen = client(world, "citizen", "zh-hans")
+    assert citizen.get(f"/catalogue/resources/{resource.code}/").status_code == 200
+    form = page(citizen.get(f"/workflows/objections/new/?resource={resource.code}"))
+    assert f'<option value="{resource.code}" selected>' in form
