@@ -27,6 +27,7 @@ from catalog.models import DataResource
 from contracts import common, deadlines
 from contracts.models import Grant, Objection
 from crypto.sm3 import sm3_hex
+from kernel import request_cache
 from kernel.errors import InvalidInput, NotFound, NotPermitted
 from kernel.states import Machine, Transition
 from kernel.text import required_text
@@ -116,7 +117,7 @@ def _filer_actor(objection: Objection) -> tuple[str, dict[str, Any], bool]:
 def _as_participant(by: authz.User, participant: Participant | None) -> Participant | None:
     if participant is not None:
         return authz.acting_for(by, participant)
-    mine = list(authz.participants_of(by).filter(status="admitted")[:2])
+    mine = [p for p in authz.participants(by) if p.is_admitted][:2]
     if len(mine) > 1:
         raise InvalidInput("participant", _("you act for several participants: choose one"))
     return mine[0] if mine else None
@@ -156,6 +157,7 @@ def _check_submission(submission: ledger.Submission, filer: Participant | None,
             raise InvalidInput(f"payload.{name}", _("does not describe the objection filed"))
 
 
+@request_cache.scoped
 def file_objection(*, by: authz.User, resource: DataResource, ground: str,
                    description: str, grant: Grant | None = None,
                    participant: Participant | None = None,

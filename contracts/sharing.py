@@ -26,6 +26,7 @@ from catalog import access
 from catalog.models import DataItem, DataResource, Sharing
 from contracts import calendar, common, deadlines, grants
 from contracts.models import Grant, SharingRequest
+from kernel import request_cache
 from kernel.errors import IllegalTransition, InvalidInput, NotPermitted
 from kernel.states import Machine, Transition
 from kernel.text import required_text
@@ -85,11 +86,15 @@ def subject(request: SharingRequest) -> str:
     return f"contracts/sharing/{request.pk}"
 
 
-def _payload(request: SharingRequest, **extra: Any) -> dict[str, Any]:
+def _payload(request: SharingRequest, items: list[str] | None = None,
+             **extra: Any) -> dict[str, Any]:
+    """The fields every entry about a request carries (``items``: the names of its data
+    items, read from the request unless given)."""
     return {
         "request": request.pk, "requester": request.requester.code,
         "resource": request.resource.code, "provider": request.resource.provider.code,
-        "items": common.item_names(request.items.all()), "state": request.state, **extra,
+        "items": common.item_names(request.items.all()) if items is None else items,
+        "state": request.state, **extra,
     }
 
 
@@ -148,6 +153,7 @@ def requester_acting(by: Any, requester: Participant | None = None) -> Participa
     return authz.acting_for(by, requester, kinds=capabilities.REQUESTER_KINDS)
 
 
+@request_cache.scoped
 def request_sharing(*, by: common.User, resource: DataResource, purpose: str, scenario: str,
                     legal_basis: str, period_from: date, period_until: date,
                     items: Sequence[DataItem | str] = (),
@@ -157,11 +163,9 @@ def request_sharing(*, by: common.User, resource: DataResource, purpose: str, sc
     if resource.provider_id == asking.pk:
         raise InvalidInput("resource", _("%(code)s is a resource of %(name)s itself"),
                            code=resource.code, name=asking.name_zh)
-    common.published(resource)
-    chosen = common.items_of(resource, items)
+    chosen = common.published_items(resource, items)
     texts = {"purpose": purpose, "scenario": scenario, "legal_basis": legal_basis}
     cleaned = {field: required_text(field, text, _("to request sharing"))
-
                for field, text in texts.items()}
     _check_period(period_from, period_until)
     due = None
@@ -172,10 +176,14 @@ def request_sharing(*, by: common.User, resource: DataResource, purpose: str, sc
             requester=asking, resource=resource, period_from=period_from,
             period_until=period_until, due=due, **cleaned,
         )
-        request.items.set(chosen)
+        if chosen:  # a new request: its items are added, none to remove
+            SharingRequest.items.through.objects.bulk_create(
+                SharingRequest.items.through(sharingrequest=request, dataitem=item)
+                for item in chosen)
         ledger.record(
             actor=asking.code, kind="contracts.sharing.requested", subject=subject(request),
-            payload=_payload(request, sharing=resource.sharing, due=common.when(request.due),
+            payload=_payload(request, items=common.item_names(chosen),
+                             sharing=resource.sharing, due=common.when(request.due),
                              period_from=period_from.isoformat(),
                              period_until=period_until.isoformat(), **cleaned),
         )

@@ -21,6 +21,16 @@ def english_outside_requests():
         yield
 
 
+@pytest.fixture(autouse=True)
+def _fresh_process_caches():
+    """Each test starts with the process's caches empty (kernel.caches): a row a rolled-back
+    test read must not be served to the next one."""
+    from kernel import caches
+
+    caches.clear_all()
+    yield
+
+
 @pytest.fixture
 def tmp_cwd(tmp_path, monkeypatch):
 
