@@ -10,6 +10,7 @@ from typing import Any
 from django.contrib.auth.models import User as Person
 from django.db.models import QuerySet
 from django.http import FileResponse
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -125,7 +126,8 @@ class VerificationDetailView(ApiView):
         auditor(request)
         run = Verification.objects.filter(pk=pk).first() if 0 < pk <= MAX_SEQ else None
         if run is None:
-            raise NotFound(f"no verification {pk}")
+            raise NotFound(_("no verification %(id)s"), id=pk)
+
         return Response(VerificationSerializer(run).data)
 
 
@@ -136,9 +138,9 @@ def _seq(request: Request, name: str) -> int | None:
     try:
         value = int(raw)
     except ValueError:
-        raise InvalidInput(name, "must be an integer") from None
+        raise InvalidInput(name, _("must be an integer")) from None
     if not 0 <= value <= MAX_SEQ:
-        raise InvalidInput(name, "must be a seq >= 0")
+        raise InvalidInput(name, _("must be a seq >= 0"))
     return value
 
 

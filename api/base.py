@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema_field
@@ -43,7 +44,7 @@ class Input(serializers.Serializer):
             unknown = sorted(str(name) for name in data if name not in self.fields)
             if unknown:
                 raise serializers.ValidationError(
-                    {name: ["unknown field"] for name in unknown})
+                    {name: [_("unknown field")] for name in unknown})
         return super().to_internal_value(data)
 
 
@@ -102,7 +103,8 @@ def acting_participant(request: Request) -> Participant | None:
         return None
     found = Participant.objects.filter(code=code.strip().upper()).first()
     if found is None:
-        raise InvalidInput("X-Participant", f"no participant {code}")
+        raise InvalidInput("X-Participant", _("no participant %(code)s"), code=code)
+
     return found
 
 

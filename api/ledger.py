@@ -5,6 +5,7 @@ The rest of the ledger's API (entries, proofs, checkpoints, keys) is ``ledger.ap
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -35,11 +36,13 @@ class PayloadView(APIView):
         statement = selectors.statement(entry)
         found = selectors.payload(seq)
         if found is None:
-            raise NotFound(f"entry {seq} has no stored payload")
+            raise NotFound(_("entry %(seq)s has no stored payload"), seq=seq)
         access = payload_access(request.user, kind=statement["kind"], actor=statement["actor"],
                                 subject=statement["subject"], restricted=found.restricted)
         if not access.readable:
-            raise NotPermitted(f"the payload of entry {seq} is withheld: {access.reason}")
+            raise NotPermitted(_("the payload of entry %(seq)s is withheld: %(reason)s"),
+                               seq=seq, reason=access.reason)
+
         erased = {"seq": found.erased_by, "basis": found.basis} if found.erased else None
         return Response({"seq": seq, "payload": found.payload, "salt": found.salt or None,
                          "restricted": found.restricted, "erased": erased})

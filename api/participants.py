@@ -11,6 +11,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User as Person
 from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiResponse,
@@ -353,7 +354,9 @@ class MemberListView(ApiListView):
     def get_queryset(self) -> QuerySet[Membership]:
         participant = participant_of(self.request, self.kwargs["code"])
         if not visibility.sees_contacts(self.request.user, participant):
-            raise NotPermitted(f"the members of {participant.code} are not public")
+            raise NotPermitted(_("the members of %(name)s are not public"),
+                               name=participant.name_zh)
+
         query = self.query()
         members = participant.memberships.select_related("user", "participant")
         if query.get("role"):
@@ -381,7 +384,7 @@ class MemberListView(ApiListView):
         form.is_valid(raise_exception=True)
         user = get_user_model().objects.filter(username=form.validated_data["username"]).first()
         if user is None:
-            raise InvalidInput("username", "no such user")
+            raise InvalidInput("username", _("no such user"))
         membership = services.add_member(participant=participant, user=user,
                                          role=form.validated_data["role"], by=request.user)
         return written(MembershipSerializer, membership, request,

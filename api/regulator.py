@@ -7,7 +7,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, cast
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import IsAuthenticated
@@ -26,8 +27,6 @@ from operators import authz
 from operators.capabilities import AUDIT_KINDS
 from operators.models import Participant
 from policy.visibility import PayloadPolicy
-
-EXCHANGE_KINDS = Q(kind="contracts.delivery.recorded") | Q(kind__startswith="contracts.order.")
 
 
 def regulator(request: Request) -> Participant:
@@ -201,16 +200,6 @@ class ExchangeEventSerializer(serializers.ModelSerializer):
         return value if isinstance(value, dict) else None
 
 
-def _subjects_of(participant: Participant) -> list[str]:
-    orders = Order.objects.filter(Q(buyer=participant) | Q(seller=participant)
-                                  | Q(notary=participant)).values_list("code", flat=True)
-    grants = Grant.objects.filter(Q(grantee=participant)
-                                  | Q(resource__provider=participant)).values_list("pk",
-                                                                                  flat=True)
-    return [*(f"contracts/order/{c}" for c in orders),
-            *(f"contracts/grant/{pk}" for pk in grants)]
-
-
 class ExchangeLogView(ApiListView):
     """Deliveries and order events as recorded on the ledger, newest first."""
 
@@ -225,21 +214,14 @@ class ExchangeLogView(ApiListView):
     def get_queryset(self) -> QuerySet[Entry]:
         regulator(self.request)
         query = self.query()
-        found = Entry.objects.filter(EXCHANGE_KINDS).select_related("payload_row")
-        if query.get("kind") == "delivery":
-            found = found.filter(kind="contracts.delivery.recorded")
-        elif query.get("kind") == "order":
-            found = found.filter(kind__startswith="contracts.order.")
-        if query.get("since"):
-            found = found.filter(recorded__gte=query["since"])
-        if query.get("until"):
-            found = found.filter(recorded__lt=query["until"])
+        party = None
         if query.get("participant"):
             code = query["participant"].upper()
             party = Participant.objects.filter(code=code).first()
             if party is None:
-                raise InvalidInput("participant", f"no participant {code}")
-            found = found.filter(Q(actor=code) | Q(subject__in=_subjects_of(party)))
+                raise InvalidInput("participant", _("no participant %(code)s"), code=code)
+        found = selectors.exchange_log(kind=query.get("kind", ""), since=query.get("since"),
+                                       until=query.get("until"), participant=party)
         return order_by(found, query.get("ordering"), {"seq": "seq"}, "-seq")
 
     @extend_schema(operation_id="regulator_exchange_log", parameters=[ExchangeQuery],

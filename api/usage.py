@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import IsAuthenticated
@@ -82,7 +83,7 @@ class PendingView(ApiView):
                          "entry": EntryRefSerializer(allow_null=True),
                          "problem": serializers.CharField()}), **errors(404)})
     def get(self, request: Request, pending_id: int) -> Response:
-        missing = NotFound(f"no queued statement {pending_id}")
+        missing = NotFound(_("no queued statement %(id)s"), id=pending_id)
         # The queue first: a statement leaves it in the very transaction that makes its
         # entry, so once it is not in the queue, its entry is there (or it never was).
         row = Pending.objects.filter(pk=pending_id).first()

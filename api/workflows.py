@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.db.models import Model, QuerySet
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import (
     OpenApiExample,
     PolymorphicProxySerializer,
@@ -52,7 +53,7 @@ from contracts.models import (
 )
 from kernel.api import errors, order_by, orderings
 from kernel.drf import JSONParser, MultiPartParser
-from kernel.errors import InvalidInput, NotFound
+from kernel.errors import InvalidInput
 from kernel.uploads import read_upload
 from ledger import services as ledger
 from ledger.models import Entry
@@ -72,14 +73,14 @@ def by_id(query: QuerySet[Any], pk: Any, what: str) -> Any:
         number = -1
     found = query.filter(pk=number).first() if 0 < number <= MAX_ID else None
     if found is None:
-        raise NotFound(f"no {what} {pk}")
+        raise visibility.not_found(what, pk)
     return found
 
 
 def by_code(query: QuerySet[Any], code: str, what: str) -> Any:
     found = query.filter(code=code).first()
     if found is None:
-        raise NotFound(f"no {what} {code}")
+        raise visibility.not_found(what, code)
     return found
 
 
@@ -88,14 +89,14 @@ def participant_field(code: str | None, field: str) -> Participant | None:
         return None
     found = Participant.objects.filter(code=code.upper()).first()
     if found is None:
-        raise InvalidInput(field, f"no participant {code}")
+        raise InvalidInput(field, _("no participant %(code)s"), code=code)
     return found
 
 
 def resource_field(user: Any, code: str, field: str = "resource") -> DataResource:
     found = visibility.resources(user).filter(code=code).first()
     if found is None:
-        raise InvalidInput(field, f"no resource {code}")
+        raise InvalidInput(field, _("no resource %(code)s"), code=code)
     return found
 
 
@@ -172,11 +173,14 @@ class GrantSerializer(serializers.ModelSerializer):
     resource = _code()
     items = _names()
     agreement = _code(null=True)
+    conditions = serializers.CharField(read_only=True, help_text=(
+        "What the grant was approved with: the provider's conditions, or the agreement's "
+        "security obligations and desensitisation rules."))
 
     class Meta:
         model = Grant
-        fields = ["id", "grantee", "resource", "items", "purpose", "valid_from", "valid_until",
-                  "sharing_request", "agreement", "state", "reason", "created"]
+        fields = ["id", "grantee", "resource", "items", "purpose", "conditions", "valid_from",
+                  "valid_until", "sharing_request", "agreement", "state", "reason", "created"]
 
 
 class DeliverySerializer(serializers.ModelSerializer):
@@ -198,8 +202,8 @@ class ObjectionSerializer(serializers.ModelSerializer):
         model = Objection
         fields = ["id", "filer_participant", "resource", "grant", "ground", "description",
                   "state", "accept_due", "resolve_due", "appeal_until", "escalated_at",
-                  "reason", "correction", "corrected_version", "appealed", "resolved_at",
-                  "outcome", "created"]
+                  "reason", "correction", "corrected_version", "appealed", "appeal_grounds",
+                  "resolved_at", "outcome", "created"]
 
 
 class OrderSerializer(serializers.ModelSerializer):
@@ -601,7 +605,7 @@ class AgreementListView(AgreementListBase):  # type: ignore[valid-type,misc]
         data = dict(form.validated_data)
         operator = participant_field(data.pop("operator"), "operator")
         if operator is None:
-            raise InvalidInput("operator", "is required")
+            raise InvalidInput("operator", _("is required"))
         resources = [resource_field(request.user, code, f"resources[{n}]")
                      for n, code in enumerate(data.pop("resources"))]
         items = []
@@ -609,7 +613,7 @@ class AgreementListView(AgreementListBase):  # type: ignore[valid-type,misc]
             item = DataItem.objects.filter(resource__code=ref["resource"],
                                            name=ref["name"]).first()
             if item is None:
-                raise InvalidInput(f"items[{n}]", "no such data item")
+                raise InvalidInput(f"items[{n}]", _("no such data item"))
             items.append(item)
         made = services.create_agreement(by=request.user, operator=operator,
                                          resources=resources, items=items, **data)
@@ -689,9 +693,9 @@ def _desensitisation(text: str) -> dict[str, str]:
     try:
         value = json.loads(text)
     except (ValueError, RecursionError):
-        raise InvalidInput("desensitisation", "must be a JSON object") from None
+        raise InvalidInput("desensitisation", _("must be a JSON object")) from None
     if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-        raise InvalidInput("desensitisation", "must be a JSON object of item -> rule")
+        raise InvalidInput("desensitisation", _("must be a JSON object of item -> rule"))
     return value
 
 
@@ -717,7 +721,8 @@ class GrantDeliveryListView(GrantDeliveryListBase):  # type: ignore[valid-type,m
             made = services.record_delivery(
                 by=request.user, grant=target, rows=upload.validated_data["rows"],
                 desensitisation=_desensitisation(upload.validated_data["desensitisation"]),
-                data=read_upload(file, MAX_DELIVERY))
+                data=read_upload(file, MAX_DELIVERY), data_name=file.name or "")
+
         else:
             form = DeliveryInput(data=request.data)
             form.is_valid(raise_exception=True)
@@ -788,7 +793,8 @@ class ObjectionListView(ObjectionListBase):  # type: ignore[valid-type,misc]
         if checked.get("grant") is not None:
             chosen = Grant.objects.filter(pk=checked["grant"], resource=resource).first()
             if chosen is None:
-                raise InvalidInput("grant", f"no grant {checked['grant']} on {resource.code}")
+                raise InvalidInput("grant", _("no grant %(grant)s on %(code)s"),
+                                   grant=checked["grant"], code=resource.code)
         participant = acting_participant(request)
         if submission is not None and participant is None:
             participant = participant_field(str(submission.statement.get("actor") or ""),
@@ -872,7 +878,8 @@ class OrderListView(OrderListBase):  # type: ignore[valid-type,misc]
         code = form.validated_data["product"]
         product = DataProduct.objects.filter(code=code).first()
         if product is None:
-            raise InvalidInput("product", f"no product {code}")
+            raise InvalidInput("product", _("no product %(code)s"), code=code)
+
         made = services.place_order(by=request.user, product=product,
                                     buyer=acting_participant(request))
         return respond(OrderSerializer, made, request, latest_entry(orders.subject(made)), 201)
@@ -885,7 +892,7 @@ def _document(data: dict[str, Any]) -> bytes | None:
     try:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
-        raise InvalidInput("document", "must be base64") from None
+        raise InvalidInput("document", _("must be base64")) from None
 
 
 class NotariseInput(Input):

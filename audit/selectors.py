@@ -8,14 +8,15 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, Model, QuerySet, Sum
+from django.db.models import Count, Model, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 
 from contracts import deadlines
 from contracts import selectors as contracts
 from contracts.calendar import SHANGHAI
-from contracts.models import Delivery, Objection, SharingRequest
+from contracts.models import Delivery, Grant, Objection, Order, SharingRequest
 from ledger.models import Entry
+from operators.models import Participant
 from policy import visibility
 from policy.visibility import Who
 
@@ -122,3 +123,38 @@ def order_totals(who: Who, **grouping: Any) -> list[dict[str, Any]]:
 def attestations() -> QuerySet[Entry]:
     """The auditors' signed attestations of clean verifications, newest first (public)."""
     return Entry.objects.filter(kind=ATTESTATION).select_related("payload_row").order_by("-seq")
+
+
+EXCHANGE_KINDS = Q(kind="contracts.delivery.recorded") | Q(kind__startswith="contracts.order.")
+
+
+def _subjects_of(participant: Participant) -> list[str]:
+    orders = Order.objects.filter(Q(buyer=participant) | Q(seller=participant)
+                                  | Q(notary=participant)).values_list("code", flat=True)
+    grants = Grant.objects.filter(Q(grantee=participant)
+                                  | Q(resource__provider=participant)).values_list("pk",
+                                                                                  flat=True)
+    return [*(f"contracts/order/{c}" for c in orders),
+            *(f"contracts/grant/{pk}" for pk in grants)]
+
+
+def exchange_log(*, kind: str = "", since: datetime | None = None,
+                 until: datetime | None = None,
+                 participant: Participant | None = None) -> QuerySet[Entry]:
+    """The exchange log: deliveries and order events as recorded on the ledger (entries are
+    public; their payloads are read through the payload policy), unordered. ``kind`` is
+    ``delivery`` or ``order`` (empty: both); ``participant`` a party (seller, buyer,
+    notary, provider or grantee)."""
+    found = Entry.objects.filter(EXCHANGE_KINDS).select_related("payload_row")
+    if kind == "delivery":
+        found = found.filter(kind="contracts.delivery.recorded")
+    elif kind == "order":
+        found = found.filter(kind__startswith="contracts.order.")
+    if since is not None:
+        found = found.filter(recorded__gte=since)
+    if until is not None:
+        found = found.filter(recorded__lt=until)
+    if participant is not None:
+        found = found.filter(Q(actor=participant.code)
+                             | Q(subject__in=_subjects_of(participant)))
+    return found

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import IO, Any
 
 from django.db import transaction
+from django.utils.translation import gettext_lazy as _
 
 from audit.bundle import FORMAT, write_bundle
 from audit.core import verify
@@ -44,13 +45,14 @@ class Range:
 def _range(first: int | None, last: int | None) -> Range:
     size = selectors.size()
     if size == 0:
-        raise InvalidInput("to", "the ledger is empty")
+        raise InvalidInput("to", _("the ledger is empty"))
     start = 0 if first is None else first
     end = size - 1 if last is None else last
     if not 0 <= start < size:
-        raise InvalidInput("from", f"must be a seq in 0..{size - 1}")
+        raise InvalidInput("from", _("must be a seq from 0 to %(last)s"), last=size - 1)
     if not start <= end < size:
-        raise InvalidInput("to", f"must be a seq in {start}..{size - 1}")
+        raise InvalidInput("to", _("must be a seq from %(first)s to %(last)s"), first=start,
+                           last=size - 1)
     return Range(start, end)
 
 
@@ -59,7 +61,8 @@ def _auditor(code: str | None) -> Participant | None:
         return None
     found = Participant.objects.filter(code=code.upper()).first()
     if found is None:
-        raise InvalidInput("as", f"no participant {code}")
+        raise InvalidInput("as", _("no participant %(code)s"), code=code)
+
     return found
 
 
@@ -153,7 +156,7 @@ def _covering_end(last: int) -> int:
     if covering is None:
         covering = services.seal_checkpoint()
     if covering is None or covering.size <= last:
-        raise InvalidInput("to", "no checkpoint covers this range yet")
+        raise InvalidInput("to", _("no checkpoint covers this range yet"))
     return covering.size - 1
 
 

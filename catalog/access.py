@@ -12,6 +12,7 @@ from typing import Any
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import BigIntegerField, Q, QuerySet
 from django.db.models.functions import Cast
+from django.utils.translation import gettext_lazy as _
 from guardian.models import GroupObjectPermission
 from guardian.shortcuts import assign_perm, remove_perm
 
@@ -65,17 +66,22 @@ def _holds(found: Reader, permission: str, resource: DataResource) -> bool:
 
 def visible(who: Who) -> QuerySet[DataResource]:
     """Resources the reader may know exist; everything else looks missing (404): open
-    published metadata for everyone, conditionally open for admitted participants, drafts
-    for their provider, the restricted ones a grant gave; everything for oversight."""
+    published metadata for everyone, conditionally open for admitted participants and for
+    data subjects (signed-in people acting for no participant, who may object to what a
+    resource holds about them), drafts for their provider, the restricted ones a grant
+    gave; everything for oversight."""
     found = reader(who)
     everything = DataResource.objects.all()
     if found.oversees:
         return everything
     published = Q(status__in=[ResourceStatus.PUBLISHED, ResourceStatus.WITHDRAWN])
     shown = published & Q(opening=Opening.OPEN)
+    if not found.participants and getattr(who, "is_authenticated", False):
+        shown |= published & Q(opening=Opening.CONDITIONAL)
     if found.participants:
         if any(p.status == Status.ADMITTED for p in found.participants):
             shown |= published & Q(opening=Opening.CONDITIONAL)
+
         shown |= Q(provider__in=found.participant_ids)
         shown |= published & Q(pk__in=_granted(found))
     return everything.filter(shown)
@@ -83,7 +89,7 @@ def visible(who: Who) -> QuerySet[DataResource]:
 
 def missing(code: str) -> NotFound:
     """The error for a resource that does not exist, or that the reader may not see."""
-    return NotFound(f"no resource {code}")
+    return NotFound(_("no resource %(code)s"), code=code)
 
 
 def require_visible(who: Who, resource: DataResource) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from operators.models import Participant
+from operators.models import Participant, ServiceType
 
 
 class Category(models.Model):
@@ -108,7 +108,23 @@ class Desensitisation(models.TextChoices):
     GENERALISE = "generalise", _("generalise")
 
 
+class DataType(models.TextChoices):
+    """What a data item holds (its type in the catalogue)."""
+
+    STRING = "string", _("string")
+    TEXT = "text", _("long text")
+    INTEGER = "integer", _("integer")
+    DECIMAL = "decimal", _("decimal")
+    BOOLEAN = "boolean", _("yes / no")
+    DATE = "date", _("date")
+    DATETIME = "datetime", _("date and time")
+    CODE = "code", _("code (from a code list)")
+    GEOMETRY = "geometry", _("geometry")
+    BINARY = "binary", _("file or binary")
+
+
 class DataItem(models.Model):
+
     """A field (数据项) of a resource."""
 
     resource = models.ForeignKey(DataResource, on_delete=models.CASCADE, related_name="items")
@@ -184,6 +200,8 @@ class QualityCheck(models.Model):
                                  related_name="quality_checks")
     sample_name = models.CharField(max_length=200)
     sample_digest = models.CharField(max_length=64)
+    sample_encoding = models.CharField(max_length=32, blank=True)
+
     rows = models.PositiveIntegerField()
     results = models.JSONField()
     passed = models.BooleanField()
@@ -232,7 +250,7 @@ class Certificate(models.Model):
                                 related_name="certificates")
     issuer = models.ForeignKey(Participant, on_delete=models.PROTECT,
                                related_name="certificates_issued")
-    kind = models.CharField(max_length=16)
+    kind = models.CharField(max_length=16, choices=ServiceType.choices)
     document_name = models.CharField(max_length=200)
     digest = models.CharField(max_length=64)
     summary = models.TextField(blank=True)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
+
 from catalog.models import QualityRule
 from kernel.errors import InvalidInput
 from kernel.patterns import compile_pattern
@@ -24,45 +26,51 @@ PARAMETERS = {"pattern": ("pattern",), "range": ("min", "max"), "enumeration": (
 
 def _bound(name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidInput(f"parameters.{name}", "must be a number")
+        raise InvalidInput(f"parameters.{name}", _("must be a number"))
     if isinstance(value, float) and not math.isfinite(value) or abs(value) > MAX_BOUND:
-        raise InvalidInput(f"parameters.{name}", f"must be a finite number within "
-                                                 f"±{MAX_BOUND}")
+        raise InvalidInput(f"parameters.{name}", _("must be a finite number within ±%(n)s"),
+                           n=MAX_BOUND)
     return float(value)
 
 
 def _values(value: Any) -> list[str]:
     if not isinstance(value, list) or not value:
-        raise InvalidInput("parameters.values", "must be a non-empty list of strings")
+        raise InvalidInput("parameters.values", _("must be a non-empty list of strings"))
     if len(value) > MAX_VALUES:
-        raise InvalidInput("parameters.values", f"at most {MAX_VALUES} values")
+        raise InvalidInput("parameters.values", _("at most %(n)s values"), n=MAX_VALUES)
     for n, item in enumerate(value):
         if not isinstance(item, str) or len(item) > MAX_VALUE_LENGTH:
             raise InvalidInput(f"parameters.values[{n}]",
-                               f"must be a string of at most {MAX_VALUE_LENGTH} characters")
+                               _("must be a string of at most %(n)s characters"),
+                               n=MAX_VALUE_LENGTH)
     return list(value)
 
 
 def checked_parameters(check: str, parameters: Any) -> dict[str, Any]:
     """The rule's parameters, checked; InvalidInput naming the parameter otherwise."""
     if check not in QualityRule.Check.values:
-        raise InvalidInput("check", f"must be one of {', '.join(QualityRule.Check.values)}")
+        raise InvalidInput("check", _("must be one of %(choices)s"),
+                           choices=", ".join(QualityRule.Check.values))
     given = {} if parameters is None else parameters
     if not isinstance(given, dict):
-        raise InvalidInput("parameters", "must be an object")
+        raise InvalidInput("parameters", _("must be an object"))
     wanted = PARAMETERS.get(check, ())
     extra = sorted(set(given) - set(wanted))
+    label = QualityRule.Check(check).label
     if extra:
-        raise InvalidInput(f"parameters.{extra[0]}", f"does not apply to a {check} rule")
+        raise InvalidInput(f"parameters.{extra[0]}", _("does not apply to a %(check)s rule"),
+                           check=label)
     if wanted and not set(given) & set(wanted):
-        raise InvalidInput("parameters", f"a {check} rule needs {' or '.join(wanted)}")
+        raise InvalidInput("parameters", _("a %(check)s rule needs %(needs)s"),
+
+                           check=label, needs=" / ".join(wanted))
     if check == "pattern":
         compile_pattern(given["pattern"], "parameters.pattern")
         return {"pattern": given["pattern"]}
     if check == "range":
         bounds = {name: _bound(name, given[name]) for name in ("min", "max") if name in given}
         if "min" in bounds and "max" in bounds and bounds["min"] > bounds["max"]:
-            raise InvalidInput("parameters.max", "must not be below min")
+            raise InvalidInput("parameters.max", _("must not be below the minimum"))
         return {name: given[name] for name in bounds}
     if check == "enumeration":
         return {"values": _values(given["values"])}
@@ -71,5 +79,6 @@ def checked_parameters(check: str, parameters: Any) -> dict[str, Any]:
 
 def checked_threshold(threshold: Any) -> int:
     if isinstance(threshold, bool) or not isinstance(threshold, int) or not 0 < threshold <= 100:
-        raise InvalidInput("threshold", "must be a percentage from 1 to 100")
+        raise InvalidInput("threshold", _("must be a percentage from 1 to 100"))
+
     return threshold

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db.models import Q, QuerySet
+from django.utils.translation import gettext_lazy as _
 
 from catalog import access
 from catalog.models import Category, DataProduct, DataResource, ProductStatus, ResourceVersion
@@ -87,7 +88,7 @@ def products(who: access.Who) -> QuerySet[DataProduct]:
 
 
 def missing_product(code: str) -> NotFound:
-    return NotFound(f"no product {code}")
+    return NotFound(_("no product %(code)s"), code=code)
 
 
 def product(who: access.Who, code: str) -> DataProduct:

@@ -11,12 +11,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import gettext_lazy as _
 
 from catalog import access, versions
 from catalog.models import (
     Category,
     DataItem,
     DataResource,
+    DataType,
     Desensitisation,
     Frequency,
     Grade,
@@ -44,7 +46,7 @@ ITEM_FIELDS = ("name", "standard_code", "authoritative", "data_type", "descripti
 def _manager(user: Any, resource: DataResource) -> Participant:
     """A member of the resource's provider who manages it."""
     if user is None or not access.can_manage(user, resource):
-        raise NotPermitted(f"you do not manage resource {resource.code}")
+        raise NotPermitted(_("you do not manage resource %(code)s"), code=resource.code)
     return authz.acting_for(user, resource.provider, kinds=[Kind.PROVIDER])
 
 
@@ -62,28 +64,28 @@ RESOURCE: Machine[DataResource] = Machine("resource", [
 
 def _choice(field: str, value: Any, choices: Sequence[str]) -> None:
     if value not in choices:
-        raise InvalidInput(field, f"must be one of {', '.join(choices)}")
+        raise InvalidInput(field, _("must be one of %(choices)s"), choices=", ".join(choices))
 
 
 def _check_fields(fields: dict[str, Any]) -> None:
     unknown = set(fields) - set(RESOURCE_FIELDS)
     if unknown:
-        raise InvalidInput(sorted(unknown)[0], "is not a resource field")
+        raise InvalidInput(sorted(unknown)[0], _("is not a resource field"))
     if "name" in fields and not str(fields["name"]).strip():
-        raise InvalidInput("name", "is required")
+        raise InvalidInput("name", _("is required"))
     for field, choices in (("grade", Grade.values), ("sharing", Sharing.values),
                            ("opening", Opening.values),
                            ("update_frequency", Frequency.values)):
         if field in fields:
             _choice(field, fields[field], choices)
     if "sensitivity" in fields and fields["sensitivity"] not in (1, 2, 3, 4):
-        raise InvalidInput("sensitivity", "must be a level from 1 to 4")
+        raise InvalidInput("sensitivity", _("must be a level from 1 to 4"))
 
 
 def _check_complete(resource: DataResource) -> None:
     if resource.sharing != Sharing.UNCONDITIONAL and not resource.sharing_basis.strip():
         raise InvalidInput("sharing_basis",
-                           "the legal basis is required for conditional or no sharing")
+                           _("the legal basis is required for conditional or no sharing"))
 
 
 def _check_items(resource: DataResource, items: Sequence[dict[str, Any]]) -> None:
@@ -93,26 +95,31 @@ def _check_items(resource: DataResource, items: Sequence[dict[str, Any]]) -> Non
         where = f"items[{index}]"
         unknown = set(item) - set(ITEM_FIELDS)
         if unknown:
-            raise InvalidInput(f"{where}.{sorted(unknown)[0]}", "is not a data item field")
+            raise InvalidInput(f"{where}.{sorted(unknown)[0]}", _("is not a data item field"))
         name = str(item.get("name", "")).strip()
         if not name:
-            raise InvalidInput(f"{where}.name", "is required")
+            raise InvalidInput(f"{where}.name", _("is required"))
         if name in names:
-            raise InvalidInput(f"{where}.name", f"{name!r} appears twice")
+            raise InvalidInput(f"{where}.name", _("“%(name)s” appears twice"), name=name)
         names.add(name)
-        if not str(item.get("data_type", "")).strip():
-            raise InvalidInput(f"{where}.data_type", "is required")
+        data_type = str(item.get("data_type", "")).strip()
+        if not data_type:
+            raise InvalidInput(f"{where}.data_type", _("is required"))
+        if data_type not in DataType.values:
+            raise InvalidInput(f"{where}.data_type", _("must be one of %(choices)s"),
+                               choices=", ".join(DataType.values))
         if item.get("sensitivity", 1) not in (1, 2, 3, 4):
-            raise InvalidInput(f"{where}.sensitivity", "must be a level from 1 to 4")
+            raise InvalidInput(f"{where}.sensitivity", _("must be a level from 1 to 4"))
         _choice(f"{where}.desensitisation", item.get("desensitisation", "none"),
                 Desensitisation.values)
         if item.get("authoritative") and not item.get("standard_code"):
             raise InvalidInput(f"{where}.standard_code",
-                               "an authoritative source must name the standard it sources")
+                               _("an authoritative source must name the standard it sources"))
         if item.get("authoritative"):
             if item["standard_code"] in claimed:
                 raise InvalidInput(f"{where}.standard_code",
-                                   f"{item['standard_code']} is claimed by two items (一数一源)")
+                                   _("%(standard)s is claimed by two items (一数一源)"),
+                                   standard=item["standard_code"])
             claimed.add(item["standard_code"])
             _check_one_source(resource, f"{where}.standard_code", item["standard_code"])
 
@@ -125,10 +132,10 @@ def _check_one_source(resource: DataResource, field: str, standard: str) -> None
     )
     if holder is not None:
         raise InvalidInput(
-            field,
-            f"{standard} already has its one source: resource {holder.resource.code} of "
-            f"{holder.resource.provider.name_zh} (一数一源)",
-        )
+            field, _("%(standard)s already has its one source: resource %(code)s of "
+                     "%(provider)s (一数一源)"),
+            standard=standard, code=holder.resource.code,
+            provider=holder.resource.provider.name_zh)
 
 
 def _replace_items(resource: DataResource, items: Sequence[dict[str, Any]]) -> None:
@@ -157,13 +164,13 @@ def create_resource(*, by: authz.User, code: str, category: Category,
     """A draft catalogue entry of the acting provider department."""
     owner = resource_author(by, provider)
     if not code.strip():
-        raise InvalidInput("code", "is required")
+        raise InvalidInput("code", _("is required"))
     if DataResource.objects.filter(code=code).exists():
-        raise InvalidInput("code", f"{code} is already in the catalogue")
+        raise InvalidInput("code", _("%(code)s is already in the catalogue"), code=code)
     _check_fields(fields)
     for required in ("name", "grade", "sensitivity", "sharing", "opening", "update_frequency"):
         if required not in fields:
-            raise InvalidInput(required, "is required")
+            raise InvalidInput(required, _("is required"))
     with transaction.atomic():
         resource = DataResource(code=code.strip(), provider=owner, category=category, **fields)
         _check_complete(resource)
@@ -210,6 +217,25 @@ def _edit(resource: DataResource, fields: dict[str, Any],
         _replace_items(resource, items)
 
 
+def preview_revision(*, by: authz.User, resource: DataResource,
+                     items: Sequence[dict[str, Any]] | None = None,
+                     **fields: Any) -> dict[str, Any]:
+    """The version document ``revise_resource`` would publish with these changes, checked
+    exactly as it checks them; nothing is kept (the edit is rolled back) and nothing goes on
+    the ledger."""
+    access.require_visible(by, resource)
+    RESOURCE.permit(by, resource, "revise")
+    _check_fields(fields)
+    with transaction.atomic():
+        locked = lock(resource, RESOURCE_RECORDED.related)
+        _edit(locked, fields, items)
+        if locked.status == ResourceStatus.PUBLISHED:
+            locked.version += 1
+        document = versions.content(locked)
+        transaction.set_rollback(True)
+    return document
+
+
 def revise_resource(*, by: authz.User, resource: DataResource,
                     items: Sequence[dict[str, Any]] | None = None,
                     **fields: Any) -> DataResource:
@@ -238,6 +264,7 @@ def withdraw_resource(*, by: authz.User, resource: DataResource,
     access.require_visible(by, resource)
 
     def change(locked: DataResource, actor: Any) -> dict[str, Any]:
-        return {"reason": required_text("reason", reason, "withdraw a resource")}
+        return {"reason": required_text("reason", reason, _("to withdraw a resource"))}
+
 
     return take(RESOURCE, RESOURCE_RECORDED, resource, "withdraw", by=by, change=change)

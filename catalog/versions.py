@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from catalog.models import DataResource, ResourceVersion
@@ -72,3 +73,57 @@ def matches_entry(version: ResourceVersion) -> bool:
         and statement["subject"] == subject(version.resource)
         and ledger_selectors.payload_matches(entry.seq, parse(version.content))
     )
+
+
+FIELDS = ("name", "name_en", "description", "category", "grade", "sensitivity", "sharing",
+          "sharing_basis", "opening", "update_frequency", "source_system", "data_format",
+          "responsible_person")
+ITEM_FIELDS = ("standard_code", "authoritative", "data_type", "description", "sensitivity",
+               "personal_information", "desensitisation")
+
+
+@dataclass(frozen=True)
+class Change:
+    """One difference between two version documents: ``where`` is a field name, or
+    ``items.<name>`` / ``items.<name>.<field>`` for a data item."""
+
+    where: str
+    old: Any
+    new: Any
+    item: str = ""
+    field: str = ""
+
+    @property
+    def kind(self) -> str:
+        """added, removed or changed."""
+        if self.old is None:
+            return "added"
+        if self.new is None:
+            return "removed"
+        return "changed"
+
+
+def diff(old: dict[str, Any] | None, new: dict[str, Any]) -> list[Change]:
+    """What ``new`` changes from ``old`` (None: everything is new), field by field and
+    item by item (items matched by name)."""
+    before = old or {}
+    changes = [Change(name, before.get(name), new.get(name), field=name) for name in FIELDS
+               if before.get(name) != new.get(name)]
+    old_items = {i["name"]: i for i in before.get("items", [])}
+    new_items = {i["name"]: i for i in new.get("items", [])}
+    for name in new_items.keys() - old_items.keys():
+        changes.append(Change(f"items.{name}", None, new_items[name], item=name))
+    for name in old_items.keys() - new_items.keys():
+        changes.append(Change(f"items.{name}", old_items[name], None, item=name))
+    for name in sorted(old_items.keys() & new_items.keys()):
+        for field in ITEM_FIELDS:
+            was, now = old_items[name].get(field), new_items[name].get(field)
+            if was != now:
+                changes.append(Change(f"items.{name}.{field}", was, now, item=name,
+                                      field=field))
+    return sorted(changes, key=lambda c: (bool(c.item), c.item, c.where))
+
+
+def document(version: ResourceVersion) -> dict[str, Any]:
+    found: dict[str, Any] = parse(version.content)
+    return found

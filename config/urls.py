@@ -6,11 +6,12 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from portal import account
 
-# Django's own error answers are JSON under /api/ (kernel.edge).
+# Django's own error answers: JSON under /api/ (kernel.edge), elsewhere the portal's error
+# pages (its layout, the reader's language, the reason and a way back).
 handler400 = "kernel.edge.bad_request"
-handler403 = "kernel.edge.permission_denied"
-handler404 = "kernel.edge.not_found"
-handler500 = "kernel.edge.server_error"
+handler403 = "portal.errors.forbidden"
+handler404 = "portal.errors.not_found"
+handler500 = "portal.errors.server_error"
 
 urlpatterns = [
     path("", include("portal.urls")),
@@ -28,3 +29,4 @@ urlpatterns = [
         url_name="api-schema", template_name="api/swagger_ui.html"),
          name="api-docs"),
 ]
+

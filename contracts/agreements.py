@@ -16,6 +16,7 @@ from datetime import date, datetime
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import gettext_lazy as _
 
 from catalog.models import DataItem, DataResource
 from contracts import calendar, common, deadlines, grants
@@ -39,14 +40,16 @@ def _signer(by: common.User | None, agreement: OperationAgreement) -> Participan
         return agreement.authority
     if capabilities.acts_for(by, agreement.operator) is not None:
         return agreement.operator
-    raise NotPermitted(f"only {agreement.authority.code} (admin or reviewer) and "
-                       f"{agreement.operator.code} sign agreement {agreement.code}")
+    raise NotPermitted(_("only %(authority)s (an admin or reviewer) and %(operator)s sign "
+                         "agreement %(code)s"), authority=agreement.authority.name_zh,
+                       operator=agreement.operator.name_zh, code=agreement.code)
 
 
 def _authority_of(by: common.User | None, agreement: OperationAgreement) -> Participant:
     if capabilities.reviews_for(by, agreement.authority):
         return agreement.authority
-    raise NotPermitted(f"only {agreement.authority.code} (admin or reviewer) may do this")
+    raise NotPermitted(_("only %(authority)s (an admin or reviewer) may do this"),
+                       authority=agreement.authority.name_zh)
 
 
 def side_of(agreement: OperationAgreement, party: Participant) -> str:
@@ -55,7 +58,8 @@ def side_of(agreement: OperationAgreement, party: Participant) -> str:
 
 def _signed_already(agreement: OperationAgreement, party: Participant) -> str | None:
     if getattr(agreement, f"{side_of(agreement, party)}_signed_seq") is not None:
-        return f"agreement {agreement.code} is already signed by {party.code}"
+        return _("agreement %(code)s is already signed by %(name)s") % {
+            "code": agreement.code, "name": party.name_zh}
     return None
 
 
@@ -106,20 +110,22 @@ def terms_sm3(agreement: OperationAgreement) -> str:
 def _check_scope(operator: Participant, resources: Sequence[DataResource],
                  items: Sequence[DataItem], term_start: date, term_end: date) -> None:
     if operator.kind != Kind.OPERATOR or not operator.is_admitted:
-        raise InvalidInput("operator", f"{operator.code} is not an admitted authorised operator")
+        raise InvalidInput("operator", _("%(name)s is not an admitted authorised operator"),
+                           name=operator.name_zh)
     if not resources:
-        raise InvalidInput("resources", "name at least one resource in scope")
+        raise InvalidInput("resources", _("name at least one resource in scope"))
     for resource in resources:
         common.published(resource)
     codes = {r.pk for r in resources}
     for n, item in enumerate(items):
         if item.resource_id not in codes:
-            raise InvalidInput(f"items[{n}]", f"{item} is not in a resource in scope")
+            raise InvalidInput(f"items[{n}]", _("%(item)s is not in a resource in scope"),
+                               item=item)
     if term_end < term_start:
-        raise InvalidInput("term_end", "is before term_start")
+        raise InvalidInput("term_end", _("is before the start of the term"))
     today = calendar.local_date(common.now())
     if term_end < today:
-        raise InvalidInput("term_end", "has already passed")
+        raise InvalidInput("term_end", _("has already passed"))
     problem = deadlines.agreement_term_problem(term_start, term_end, today)
     if problem is not None:
         at, reason = problem
@@ -140,11 +146,11 @@ def create_agreement(*, by: common.User, operator: Participant,
     authority = drafter(by)
     texts = {"scenarios": scenarios, "security_obligations": security_obligations,
              "desensitisation_rules": desensitisation_rules}
-    cleaned = {f: required_text(f, t, "draft an agreement") for f, t in texts.items()}
+    cleaned = {f: required_text(f, t, _("to draft an agreement")) for f, t in texts.items()}
     _check_scope(operator, resources, items, term_start, term_end)
     code = (code or "").strip() or f"OA-{term_start:%Y}-{secrets.token_hex(3).upper()}"
     if OperationAgreement.objects.filter(code=code).exists():
-        raise InvalidInput("code", f"{code} is already used")
+        raise InvalidInput("code", _("%(code)s is already used"), code=code)
     with transaction.atomic():
         agreement = OperationAgreement.objects.create(
             code=code, authority=authority, operator=operator, term_start=term_start,
@@ -163,8 +169,8 @@ def _take_effect(agreement: OperationAgreement) -> list[dict[str, Any]]:
     start = max(common.now(), calendar.start_of_day(agreement.term_start))
     until = calendar.end_of_day(agreement.term_end)
     if until <= start:
-        raise IllegalTransition(f"agreement {agreement.code}'s term ended on "
-                                f"{agreement.term_end}")
+        raise IllegalTransition(_("the term of agreement %(code)s ended on %(day)s"),
+                                code=agreement.code, day=agreement.term_end)
     created = []
     for resource in agreement.resources.order_by("code"):
         grant = grants.create(
@@ -218,10 +224,16 @@ def _with_grants(action: str, reason: str,
     return change
 
 
+REASON_FOR = {"suspend": _("to suspend an agreement"), "resume": _("to resume an agreement"),
+              "terminate": _("to terminate an agreement")}
+
+
 def _by_authority(by: common.User, agreement: OperationAgreement, action: str,
+
                   reason: str, required: bool) -> OperationAgreement:
     def change(locked: OperationAgreement, authority: Participant) -> dict[str, Any]:
-        text = (required_text("reason", reason, f"{action} an agreement") if required
+        text = (required_text("reason", reason, REASON_FOR[action]) if required
+
                 else (reason or "").strip())
         return _with_grants(action, text)(locked, authority)
 

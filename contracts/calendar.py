@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.utils.translation import gettext_lazy as _
 
 from contracts.models import Holiday
 from crypto.canonical import canonical
@@ -61,20 +62,20 @@ def _date(text: Any, field: str) -> date:
     try:
         return date.fromisoformat(str(text))
     except ValueError:
-        raise InvalidInput(field, f"{text!r} is not a date YYYY-MM-DD") from None
+        raise InvalidInput(field, _("“%(text)s” is not a date YYYY-MM-DD"), text=text) from None
 
 
 def _expand(index: int, block: dict[str, Any], year: int) -> Iterator[Day]:
     where = f"holidays[{index}]"
     name = str(block.get("name", "")).strip()
     if not name:
-        raise InvalidInput(f"{where}.name", "is required")
+        raise InvalidInput(f"{where}.name", _("is required"))
     off = block.get("off")
     if not isinstance(off, list) or len(off) != 2:
-        raise InvalidInput(f"{where}.off", "must be [first day off, last day off]")
+        raise InvalidInput(f"{where}.off", _("must be [first day off, last day off]"))
     first, last = _date(off[0], f"{where}.off[0]"), _date(off[1], f"{where}.off[1]")
     if last < first:
-        raise InvalidInput(f"{where}.off", "the last day is before the first")
+        raise InvalidInput(f"{where}.off", _("the last day is before the first"))
     day = first
     while day <= last:
         yield Day(day, False, name)
@@ -86,25 +87,27 @@ def _expand(index: int, block: dict[str, Any], year: int) -> Iterator[Day]:
 def parse_document(document: Any) -> YearDocument:
     """Check one year's arrangement; InvalidInput names the first problem."""
     if not isinstance(document, dict):
-        raise InvalidInput("document", "must be a JSON object")
+        raise InvalidInput("document", _("must be a JSON object"))
     year = document.get("year")
     if not isinstance(year, int) or not 1949 < year < 2200:
-        raise InvalidInput("year", "must be a year such as 2026")
+        raise InvalidInput("year", _("must be a year such as 2026"))
     source = str(document.get("source", "")).strip()
     if not source:
-        raise InvalidInput("source", "must cite the notice the arrangement comes from")
+        raise InvalidInput("source", _("must cite the notice the arrangement comes from"))
     blocks = document.get("holidays")
     if not isinstance(blocks, list):
-        raise InvalidInput("holidays", "must be a list")
+        raise InvalidInput("holidays", _("must be a list"))
     days: dict[date, Day] = {}
     for index, block in enumerate(blocks):
         if not isinstance(block, dict):
-            raise InvalidInput(f"holidays[{index}]", "must be an object")
+            raise InvalidInput(f"holidays[{index}]", _("must be an object"))
         for day in _expand(index, block, year):
             if day.day.year != year:
-                raise InvalidInput(f"holidays[{index}]", f"{day.day} is not in {year}")
+                raise InvalidInput(f"holidays[{index}]", _("%(day)s is not in %(year)s"),
+                                   day=day.day, year=year)
             if day.day in days:
-                raise InvalidInput(f"holidays[{index}]", f"{day.day} is listed twice")
+                raise InvalidInput(f"holidays[{index}]", _("%(day)s is listed twice"),
+                                   day=day.day)
             days[day.day] = day
     return YearDocument(year, source, bool(document.get("provisional", False)),
                         tuple(sorted(days.values(), key=lambda d: d.day)))
@@ -114,7 +117,8 @@ def read_file(path: Path) -> YearDocument:
     try:
         document = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise InvalidInput("file", f"cannot read {path}: {exc}") from None
+        raise InvalidInput("file", _("cannot read %(path)s: %(problem)s"), path=path,
+                           problem=exc) from None
     return parse_document(document)
 
 
@@ -173,7 +177,7 @@ class Calendar:
 def local_date(moment: datetime | date) -> date:
     if isinstance(moment, datetime):
         if moment.tzinfo is None:
-            raise InvalidInput("moment", "must be a timezone-aware datetime")
+            raise InvalidInput("moment", _("must be a timezone-aware datetime"))
         return moment.astimezone(SHANGHAI).date()
     return moment
 
@@ -195,7 +199,8 @@ def add_working_days(moment: datetime, n: int) -> datetime:
     """The deadline n working days after ``moment``: the end of the nth working day after
     its local day (n = 0: the end of that day itself)."""
     if not 0 <= n <= MAX_WORKING_DAYS:
-        raise InvalidInput("n", f"must be between 0 and {MAX_WORKING_DAYS}")
+        raise InvalidInput("n", _("must be between 0 and %(n)s"), n=MAX_WORKING_DAYS)
+
     calendar = Calendar()
     day = local_date(moment)
     counted = 0

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from catalog.models import DataItem, DataResource, ResourceStatus
 from kernel.errors import IllegalTransition, InvalidInput
@@ -30,7 +31,9 @@ def published(resource: DataResource) -> None:
     status = DataResource.objects.filter(pk=resource.pk).values_list("status", flat=True)
     current = status.first()
     if current != ResourceStatus.PUBLISHED:
-        raise IllegalTransition(f"resource {resource.code} is {current}, not published")
+        raise IllegalTransition(_("resource %(code)s is %(status)s, not published"),
+                                code=resource.code,
+                                status=ResourceStatus(current).label if current else "—")
 
 
 def published_items(resource: DataResource, items: Iterable[DataItem | str],
@@ -63,9 +66,10 @@ def _chosen(resource: DataResource, items: list[DataItem | str],
         name = item.name if isinstance(item, DataItem) else str(item)
         found = by_name.get(name)
         if found is None or (isinstance(item, DataItem) and item.resource_id != resource.pk):
-            raise InvalidInput(f"{field}[{n}]", f"{name!r} is not a data item of {resource.code}")
+            raise InvalidInput(f"{field}[{n}]", _("“%(name)s” is not a data item of %(code)s"),
+                               name=name, code=resource.code)
         if found in chosen:
-            raise InvalidInput(f"{field}[{n}]", f"{name!r} appears twice")
+            raise InvalidInput(f"{field}[{n}]", _("“%(name)s” appears twice"), name=name)
         chosen.append(found)
     return chosen
 

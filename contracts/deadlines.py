@@ -19,10 +19,11 @@ from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 
 from contracts import calendar
 from contracts.models import Grant, Objection, SharingRequest
-from ledger.protocol.format import format_time
+from kernel.times import local
 
 NEAR_EXPIRY = timedelta(days=3)
 AGREEMENT_MAX_MONTHS = 5 * 12
@@ -114,9 +115,10 @@ def objections_to_escalate_q(at: datetime) -> Q:
 def appeal_closed(objection: Objection, at: datetime) -> str | None:
     """Why the filer can no longer appeal: once only, within the appeal period."""
     if objection.appealed:
-        return f"objection {objection.pk} was already appealed once"
+        return _("objection %(id)s was already appealed once") % {"id": objection.pk}
     if objection.appeal_until is not None and objection.appeal_until < at:
-        return f"the appeal period ended at {format_time(objection.appeal_until)}"
+        return _("the appeal period ended at %(time)s") % {"time": local(objection.appeal_until)}
+
     return None
 
 

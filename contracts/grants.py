@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import gettext_lazy as _
 
 from catalog import access
 from catalog.models import DataItem, DataResource, Desensitisation
@@ -23,6 +24,8 @@ from contracts.models import Delivery, Grant, OperationAgreement, SharingRequest
 from kernel.errors import IllegalTransition, InvalidInput, NotPermitted
 from kernel.states import Machine, Transition
 from kernel.text import required_text
+from kernel.times import local
+from kernel.uploads import table_rows
 from ledger import services as ledger
 from operators import capabilities
 from operators.models import Participant
@@ -40,7 +43,7 @@ def _revoker(by: common.User | None, grant: Grant) -> Participant:
     authority = capabilities.reviewing_authority(by)
     if authority is not None:
         return authority
-    raise NotPermitted("only the resource's provider or the data authority revokes a grant")
+    raise NotPermitted(_("only the resource's provider or the data authority revokes a grant"))
 
 
 # Suspension, resumption and expiry follow the grant's agreement or its period: the
@@ -114,7 +117,7 @@ def revoke_grant(*, by: common.User, grant: Grant, reason: str) -> Grant:
     """Revoke a grant at once: the next delivery under it is refused."""
 
     def change(locked: Grant, actor: Participant) -> dict[str, Any]:
-        locked.reason = required_text("reason", reason, "revoke a grant")
+        locked.reason = required_text("reason", reason, _("to revoke a grant"))
         return {"reason": locked.reason}
 
     return take(GRANT, RECORDED, grant, "revoke", by=by, change=change,
@@ -142,35 +145,42 @@ def expire_grant(*, grant: Grant, at: datetime | None = None) -> bool:
 
 def _check_usable(grant: Grant, moment: datetime) -> None:
     if grant.state == S.REVOKED:
-        raise IllegalTransition(f"grant {grant.pk} was revoked: {grant.reason}")
+        raise IllegalTransition(_("grant %(grant)s was revoked: %(reason)s"), grant=grant.pk,
+                                reason=grant.reason)
     if grant.state == S.EXPIRED or grant.valid_until <= moment:
-        raise IllegalTransition(f"grant {grant.pk} expired at {common.when(grant.valid_until)}")
+        raise IllegalTransition(_("grant %(grant)s expired at %(time)s"), grant=grant.pk,
+                                time=local(grant.valid_until))
     agreement = grant.agreement
     if grant.state == S.SUSPENDED or (
         agreement is not None and agreement.state != OperationAgreement.State.EFFECTIVE
     ):
-        raise IllegalTransition(f"grant {grant.pk} is suspended with its agreement")
+        raise IllegalTransition(_("grant %(grant)s is suspended with its agreement"),
+                                grant=grant.pk)
     if grant.valid_from > moment:
-        raise IllegalTransition(f"grant {grant.pk} is valid only from "
-                                f"{common.when(grant.valid_from)}")
+        raise IllegalTransition(_("grant %(grant)s is valid only from %(time)s"),
+                                grant=grant.pk, time=local(grant.valid_from))
 
 
 def _check_scope(grant: Grant, desensitisation: Mapping[str, str]) -> dict[str, str]:
     if not isinstance(desensitisation, Mapping) or not desensitisation:
-        raise InvalidInput("desensitisation", "name each delivered data item and its rule")
+        raise InvalidInput("desensitisation", _("name each delivered data item and its rule"))
     catalogue = {item.name: item for item in grant.resource.items.all()}
     in_grant = set(common.item_names(grant.items.all())) or set(catalogue)
     for name, rule in desensitisation.items():
         field = f"desensitisation[{name}]"
         if name not in catalogue:
-            raise InvalidInput(field, f"is not a data item of {grant.resource.code}")
+            raise InvalidInput(field, _("is not a data item of %(code)s"),
+                               code=grant.resource.code)
         if name not in in_grant:
-            raise InvalidInput(field, f"is outside the scope of grant {grant.pk}")
+            raise InvalidInput(field, _("is outside the scope of grant %(grant)s"),
+                               grant=grant.pk)
         if rule not in Desensitisation.values:
-            raise InvalidInput(field, f"must be one of {', '.join(Desensitisation.values)}")
+            raise InvalidInput(field, _("must be one of %(choices)s"),
+                               choices=", ".join(Desensitisation.values))
         needed = catalogue[name].desensitisation
         if needed != Desensitisation.NONE and rule == Desensitisation.NONE:
-            raise InvalidInput(field, f"the catalogue requires {needed} for this item")
+            raise InvalidInput(field, _("the catalogue requires “%(rule)s” for this item"),
+                               rule=catalogue[name].get_desensitisation_display())
     return dict(sorted(desensitisation.items()))
 
 
@@ -178,19 +188,28 @@ def deliverer(by: Any, grant: Grant) -> Participant:
     """Who records deliveries under a grant: a manager of the resource's provider."""
     provider = capabilities.acts_for(by, grant.resource.provider)
     if provider is None or not access.can_manage(by, grant.resource):
-        raise NotPermitted(f"only the provider of {grant.resource.code} records deliveries")
+        raise NotPermitted(_("only the provider of %(code)s records deliveries"),
+                           code=grant.resource.code)
+
     return provider
 
 
 def record_delivery(*, by: common.User, grant: Grant, rows: int,
                     desensitisation: Mapping[str, str], data: bytes | None = None,
-                    digest: str | None = None) -> Delivery:
+                    digest: str | None = None, data_name: str = "") -> Delivery:
     """A usage record: the provider delivered data under ``grant``; the entry holds the
-    SM3 digest, row count, desensitisation per item and whether the data was disputed."""
+    SM3 digest, row count, desensitisation per item and whether the data was disputed.
+    When the delivered file is a CSV or JSON table (``data_name``), the row count must be
+    the number of rows it holds."""
     deliverer(by, grant)
     if not isinstance(rows, int) or isinstance(rows, bool) or not 0 <= rows < 2**53:
-        raise InvalidInput("rows", "must be a whole number of rows >= 0")
+        raise InvalidInput("rows", _("must be a whole number of rows >= 0"))
     sm3 = delivered_digest(data, digest)
+    counted = table_rows("data", data_name, data) if data is not None else None
+    if counted is not None and counted != rows:
+        raise InvalidInput("rows", _("the delivered file %(name)s holds %(n)s rows, not "
+                                     "%(claimed)s"), name=data_name, n=f"{counted:,}",
+                           claimed=f"{rows:,}")
     with transaction.atomic():
         locked = Grant.objects.select_for_update(of=("self",)).select_related(
             "agreement", "resource", "grantee").get(pk=grant.pk)

@@ -121,8 +121,20 @@ class Grant(models.Model):
     class Meta:
         ordering = ["-created"]
 
+    @property
+    def conditions(self) -> str:
+        """What the grant was approved with: the provider's conditions on the sharing
+        request, or the agreement's security obligations and desensitisation rules."""
+        if self.sharing_request is not None:
+            return self.sharing_request.conditions
+        if self.agreement is not None:
+            return "\n".join(t for t in (self.agreement.security_obligations,
+                                         self.agreement.desensitisation_rules) if t)
+        return ""
+
 
 class Delivery(models.Model):
+
     """A usage record: data delivered under a grant (only its digest is on the ledger)."""
 
     grant = models.ForeignKey(Grant, on_delete=models.PROTECT, related_name="deliveries")
@@ -179,6 +191,8 @@ class Objection(models.Model):
     correction = models.TextField(blank=True)
     corrected_version = models.PositiveIntegerField(null=True, blank=True)
     appealed = models.BooleanField(default=False)
+    appeal_grounds = models.TextField(blank=True, help_text="the filer's grounds of appeal")
+
     resolved_at = models.DateTimeField(null=True, blank=True)
     outcome = models.TextField(blank=True, help_text="the data authority's re-examination")
     created = models.DateTimeField(auto_now_add=True)

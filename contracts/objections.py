@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import gettext_lazy as _
 
 from catalog import access
 from catalog import services as catalog
@@ -49,20 +50,20 @@ def _handler(by: common.User | None, objection: Objection) -> Participant:
         authority = capabilities.reviewing_authority(by)
         if authority is not None:
             return authority
-    raise NotPermitted(f"only the provider of {objection.resource.code} handles this "
-                       "objection (the data authority too, once it is escalated)")
+    raise NotPermitted(_("only the provider of %(code)s handles this objection (the data "
+                         "authority too, once it is escalated)"), code=objection.resource.code)
 
 
 def _authority(by: common.User | None, objection: Objection) -> Participant:
     authority = capabilities.reviewing_authority(by)
     if authority is None:
-        raise NotPermitted("only the data authority re-examines an appeal")
+        raise NotPermitted(_("only the data authority re-examines an appeal"))
     return authority
 
 
 def _filer(by: common.User | None, objection: Objection) -> Participant | None:
     if by is None or not by.is_authenticated or by.pk != objection.filer_id:
-        raise NotPermitted("only the filer appeals an objection")
+        raise NotPermitted(_("only the filer appeals an objection"))
     return objection.filer_participant
 
 
@@ -118,7 +119,7 @@ def _as_participant(by: authz.User, participant: Participant | None) -> Particip
         return authz.acting_for(by, participant)
     mine = [p for p in authz.participants(by) if p.is_admitted][:2]
     if len(mine) > 1:
-        raise InvalidInput("participant", "you act for several participants: choose one")
+        raise InvalidInput("participant", _("you act for several participants: choose one"))
     return mine[0] if mine else None
 
 
@@ -135,24 +136,25 @@ def _check_submission(submission: ledger.Submission, filer: Participant | None,
                       grant: Grant | None) -> None:
     """The client's own statement must describe exactly the objection being filed."""
     if filer is None:
-        raise InvalidInput("payload.filer", "a client-signed objection is filed for a "
-                                            "participant you act for")
+        raise InvalidInput("payload.filer", _("a client-signed objection is filed for a "
+                                              "participant you act for"))
     statement, payload = submission.statement, submission.payload
     if not isinstance(statement, dict):
-        raise InvalidInput("statement", "must be an object")
+        raise InvalidInput("statement", _("must be an object"))
     expected = {"kind": SIGNED_FILING, "actor": filer.code,
                 "subject": resource_subject(resource)}
     for name, value in expected.items():
         if statement.get(name) != value:
-            raise InvalidInput(f"statement.{name}", f"must be {value!r}")
+            raise InvalidInput(f"statement.{name}", _("must be “%(value)s”"), value=value)
     described: dict[str, Any] = {"resource": resource.code, "ground": ground,
                                  "description": description, "filer": filer.code,
                                  "grant": grant.pk if grant else None}
     if not isinstance(payload, dict) or set(payload) - set(described):
-        raise InvalidInput("payload", f"must be an object with {', '.join(described)}")
+        raise InvalidInput("payload", _("must be an object with %(fields)s"),
+                           fields=", ".join(described))
     for name, value in described.items():
         if payload.get(name) != value:
-            raise InvalidInput(f"payload.{name}", "does not describe the objection filed")
+            raise InvalidInput(f"payload.{name}", _("does not describe the objection filed"))
 
 
 @request_cache.scoped
@@ -166,16 +168,19 @@ def file_objection(*, by: authz.User, resource: DataResource, ground: str,
     ``resource_subject(resource)``, whose payload names resource, ground, description,
     filer and grant) that statement is appended instead of one signed on the server."""
     if not by.is_authenticated:
-        raise NotPermitted("sign in first")
+        raise NotPermitted(_("sign in first"))
     if not access.visible(by).filter(pk=resource.pk).exists():
-        raise NotFound(f"no resource {resource.code}")
+        raise NotFound(_("no resource %(code)s"), code=resource.code)
     if ground not in Objection.Ground.values:
-        raise InvalidInput("ground", f"must be one of {', '.join(Objection.Ground.values)}")
+        raise InvalidInput("ground", _("must be one of %(choices)s"),
+                           choices=", ".join(Objection.Ground.values))
     if ground == Objection.Ground.LEGITIMACY and grant is None:
-        raise InvalidInput("grant", "name the grant whose legitimacy you object to")
+        raise InvalidInput("grant", _("name the grant whose legitimacy you object to"))
     if grant is not None and grant.resource_id != resource.pk:
-        raise InvalidInput("grant", f"grant {grant.pk} is not about {resource.code}")
-    description = required_text("description", description, "file an objection")
+        raise InvalidInput("grant", _("grant %(grant)s is not about %(code)s"),
+                           grant=grant.pk, code=resource.code)
+
+    description = required_text("description", description, _("to file an objection"))
     filer = _as_participant(by, participant)
     if submission is not None:
         _check_submission(submission, filer, resource, ground, description, grant)
@@ -234,7 +239,7 @@ def reject_objection(*, by: common.User, objection: Objection, reason: str) -> O
     """Not accepted (不予受理), with the reason."""
 
     def apply(o: Objection) -> dict[str, Any]:
-        o.reason = required_text("reason", reason, "not accept an objection")
+        o.reason = required_text("reason", reason, _("to not accept an objection"))
         return {"reason": o.reason}
 
     return _step(objection, "not_accept", by, apply)
@@ -258,7 +263,7 @@ def correct_objection(*, by: common.User, objection: Objection, correction: str,
     ``catalog.resource.published`` entry precedes this one in the same transaction."""
 
     def apply(o: Objection) -> dict[str, Any]:
-        o.correction = required_text("correction", correction, "correct the data")
+        o.correction = required_text("correction", correction, _("to correct the data"))
         if revision is not None:
             revised = catalog.revise_resource(by=by, resource=o.resource, **revision)
             o.corrected_version = revised.version
@@ -271,12 +276,12 @@ def correct_objection(*, by: common.User, objection: Objection, correction: str,
 def uphold_objection(*, by: common.User, objection: Objection, reason: str) -> Objection:
     """Resolved: the data was verified as correct (upheld), with the explanation."""
     return _step(objection, "uphold", by, lambda o: _resolve(o, required_text(
-        "reason", reason, "uphold the data as correct")))
+        "reason", reason, _("to uphold the data as correct"))))
 
 
 def dismiss_objection(*, by: common.User, objection: Objection, reason: str) -> Objection:
     return _step(objection, "dismiss", by, lambda o: _resolve(o, required_text(
-        "reason", reason, "dismiss an objection")))
+        "reason", reason, _("to dismiss an objection"))))
 
 
 def appeal_objection(*, by: common.User, objection: Objection, reason: str) -> Objection:
@@ -285,7 +290,9 @@ def appeal_objection(*, by: common.User, objection: Objection, reason: str) -> O
 
     def apply(o: Objection) -> dict[str, Any]:
         o.appealed = True
-        return {"reason": required_text("reason", reason, "appeal")}
+        o.appeal_grounds = required_text("reason", reason, _("to appeal"))
+        return {"reason": o.appeal_grounds}
+
 
     return _step(objection, "appeal", by, apply)
 
@@ -294,7 +301,7 @@ def close_objection(*, by: common.User, objection: Objection, outcome: str) -> O
     """The data authority's re-examination of an appeal, with its outcome."""
 
     def apply(o: Objection) -> dict[str, Any]:
-        o.outcome = required_text("outcome", outcome, "close an appeal")
+        o.outcome = required_text("outcome", outcome, _("to close an appeal"))
         return {"outcome": o.outcome}
 
     return _step(objection, "close", by, apply)

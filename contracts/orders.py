@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import gettext_lazy as _
 
 from catalog.models import DataProduct, ProductStatus
 from contracts import common
@@ -29,6 +30,7 @@ from kernel.errors import IllegalTransition, InvalidInput, NotPermitted
 from kernel.money import Money, money_text
 from kernel.states import Machine, Transition
 from kernel.text import required_text
+from kernel.times import local_date
 from kernel.uploads import check_size
 from ledger import services as ledger
 from ledger.models import Entry
@@ -41,13 +43,13 @@ S = Order.State
 
 def _buyer(by: common.User | None, order: Order) -> Participant:
     if capabilities.acts_for(by, order.buyer) is None:
-        raise NotPermitted(f"only the buyer {order.buyer.code} may do this")
+        raise NotPermitted(_("only the buyer %(name)s may do this"), name=order.buyer.name_zh)
     return order.buyer
 
 
 def _seller(by: common.User | None, order: Order) -> Participant:
     if capabilities.acts_for(by, order.seller) is None:
-        raise NotPermitted(f"only the seller {order.seller.code} may do this")
+        raise NotPermitted(_("only the seller %(name)s may do this"), name=order.seller.name_zh)
     return order.seller
 
 
@@ -55,23 +57,24 @@ def _party(by: common.User | None, order: Order) -> Participant:
     """Either party to the order (the buyer first)."""
     party = capabilities.acts_for(by, order.buyer, order.seller)
     if party is None:
-        raise NotPermitted(f"only the buyer or seller may act on order {order.code}")
+        raise NotPermitted(_("only the buyer or seller may act on order %(code)s"),
+                           code=order.code)
     return party
 
 
 def _notary(by: common.User | None, order: Order) -> Participant:
     party = capabilities.notarisation_service(by)
     if party is None:
-        raise NotPermitted("only an admitted notarisation service (数据公证) notarises")
+        raise NotPermitted(_("only an admitted notarisation service (数据公证) notarises"))
     if party.pk in (order.buyer_id, order.seller_id):
-        raise NotPermitted("a party to the order cannot notarise it")
+        raise NotPermitted(_("a party to the order cannot notarise it"))
     return party
 
 
 def _authority(by: common.User | None, order: Order) -> Participant:
     authority = capabilities.reviewing_authority(by)
     if authority is None:
-        raise NotPermitted("the data authority settles a disputed order")
+        raise NotPermitted(_("the data authority settles a disputed order"))
     return authority
 
 
@@ -82,7 +85,9 @@ def side_of(order: Order, party: Participant) -> str:
 def _signed_already(order: Order, party: Participant) -> str | None:
     side = side_of(order, party)
     if getattr(order, f"{side}_signed_seq") is not None:
-        return f"order {order.code} is already signed by the {side}"
+        who = _("the buyer") if side == "buyer" else _("the seller")
+        return _("order %(code)s is already signed by %(side)s") % {"code": order.code,
+                                                                    "side": who}
     return None
 
 
@@ -92,7 +97,9 @@ def _after_signature(order: Order, party: Participant) -> str:
 
 
 def _notarised_already(order: Order, notary: Participant) -> str | None:
-    return f"order {order.code} is already notarised" if order.notarised_seq else None
+    if not order.notarised_seq:
+        return None
+    return _("order %(code)s is already notarised") % {"code": order.code}
 
 
 ORDER: Machine[Order] = Machine("order", [
@@ -122,8 +129,14 @@ def contract(order: Order) -> dict[str, Any]:
             "currency": order.currency}
 
 
+def contract_text(order: Order) -> str:
+    """The contract's canonical bytes as text: what the parties sign, as they read it."""
+    return canonical(contract(order)).decode("utf-8")
+
+
 def contract_sm3(order: Order) -> str:
     return sm3_hex(canonical(contract(order)))
+
 
 
 def _payload(order: Order, **extra: Any) -> dict[str, Any]:
@@ -141,12 +154,14 @@ def place_order(*, by: common.User, product: DataProduct,
     """An operator or merchant orders a listed product at its listed price."""
     purchaser = buyer_acting(by, buyer)
     if product.status != ProductStatus.LISTED:
-        raise IllegalTransition(f"product {product.code} is {product.status}, not listed")
+        raise IllegalTransition(_("product %(code)s is %(status)s, not listed"),
+                                code=product.code, status=product.get_status_display())
     if product.owner_id == purchaser.pk:
-        raise InvalidInput("product", f"{product.code} is {purchaser.code}'s own product")
+        raise InvalidInput("product", _("%(code)s is a product of %(name)s itself"),
+                           code=product.code, name=purchaser.name_zh)
     with transaction.atomic():
         order = Order.objects.create(
-            code=f"ORD-{common.now():%Y%m%d}-{secrets.token_hex(4).upper()}",
+            code=f"ORD-{local_date(common.now()):%Y%m%d}-{secrets.token_hex(4).upper()}",
             product=product, buyer=purchaser, seller=product.owner, amount=product.price,
             currency=product.currency,
         )
@@ -215,7 +230,7 @@ def accept_delivery(*, by: common.User, order: Order) -> Order:
 
 def dispute_delivery(*, by: common.User, order: Order, reason: str) -> Order:
     def change(o: Order, buyer: Participant) -> dict[str, Any]:
-        o.reason = required_text("reason", reason, "dispute a delivery")
+        o.reason = required_text("reason", reason, _("to dispute a delivery"))
         return {"sm3": o.delivery_digest, "reason": o.reason}
 
     return _step(by, order, "dispute", change)
@@ -227,10 +242,12 @@ def settle_order(*, by: common.User, order: Order, amount: Any, currency: Any) -
     def change(o: Order, actor: Participant) -> dict[str, Any]:
         settled = Money.parse(amount, currency)
         if settled.currency != o.currency:
-            raise InvalidInput("currency", f"the contract is in {o.currency}")
+            raise InvalidInput("currency", _("the contract is in %(currency)s"),
+                               currency=o.currency)
         if settled.amount > o.amount:
-            raise InvalidInput("amount", f"exceeds the contract amount "
-                               f"{money_text(o.amount)} {o.currency}")
+            raise InvalidInput("amount", _("exceeds the contract amount %(amount)s "
+                                           "%(currency)s"), amount=money_text(o.amount),
+                               currency=o.currency)
         o.settled_amount, o.settled_at = settled.amount, common.now()
         return {"amount": settled.text, "currency": settled.currency,
                 "contract_amount": money_text(o.amount)}
@@ -246,7 +263,7 @@ def cancel_order(*, by: common.User, order: Order, reason: str) -> Order:
     """Either party cancels before delivery."""
 
     def change(o: Order, party: Participant) -> dict[str, Any]:
-        o.reason = required_text("reason", reason, "cancel an order")
+        o.reason = required_text("reason", reason, _("to cancel an order"))
         return {"reason": o.reason, "by": party.code}
 
     return _step(by, order, "cancel", change)

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import gettext_lazy as _
 
 from catalog import access
 from catalog import selectors as catalog
@@ -26,7 +27,7 @@ from kernel.text import required_text
 from kernel.uploads import MiB, check_size
 from ledger import services as ledger
 from operators import authz, capabilities
-from operators.models import Kind, Participant
+from operators.models import Kind, Participant, ServiceType
 from operators.transitions import Recorded, take
 
 
@@ -47,7 +48,7 @@ PRODUCT: Machine[DataProduct] = Machine("product", [
 ], field="status")
 PRODUCT_KINDS = {"submit": "submitted", "list": "listed", "reject": "rejected",
                  "delist": "delisted"}
-CERTIFICATE_KINDS = {"certification", "notarisation", "valuation"}
+CERTIFICATE_KINDS = set(ServiceType.values)
 MAX_CERTIFICATE = 20 * MiB
 
 
@@ -70,6 +71,11 @@ def _product_payload(product: DataProduct, **extra: Any) -> dict[str, Any]:
     }
 
 
+def is_certified(product: DataProduct) -> bool:
+    """Has a compliance certification service (合规认证) certified the product?"""
+    return product.certificates.filter(kind="certification").exists()
+
+
 def product_subject(product: DataProduct) -> str:
     return f"catalog/product/{product.code}"
 
@@ -77,8 +83,8 @@ def product_subject(product: DataProduct) -> str:
 def _check_granted(owner: Participant, resources: Sequence[DataResource]) -> None:
     for resource in resources:
         if not selectors.holds_grant(owner, resource):
-            raise InvalidInput("resources",
-                               f"{owner.code} holds no valid grant for {resource.code}")
+            raise InvalidInput("resources", _("%(name)s holds no valid grant for %(code)s"),
+                               name=owner.name_zh, code=resource.code)
 
 
 def create_product(*, by: authz.User, code: str, name: str,
@@ -87,11 +93,11 @@ def create_product(*, by: authz.User, code: str, name: str,
     """A draft product of an admitted operator or merchant, on resources it was granted."""
     maker = product_maker(by, owner)
     if not code.strip() or DataProduct.objects.filter(code=code).exists():
-        raise InvalidInput("code", "is required and must be new")
+        raise InvalidInput("code", _("is required and must be new"))
     if not name.strip():
-        raise InvalidInput("name", "is required")
+        raise InvalidInput("name", _("is required"))
     if not resources:
-        raise InvalidInput("resources", "a product is built on at least one resource")
+        raise InvalidInput("resources", _("a product is built on at least one resource"))
     price_of = Money.parse(price, currency, amount_field="price")
     for resource in resources:
         access.require_visible(by, resource)
@@ -123,15 +129,22 @@ def submit_product(*, by: authz.User, product: DataProduct) -> DataProduct:
 
 def review_product(*, by: authz.User, product: DataProduct, action: str,
                    reason: str = "") -> DataProduct:
-    """The data authority's compliance review: list, reject (reason) or delist (reason)."""
+    """The data authority's compliance review: list, reject (reason) or delist (reason).
+
+    A product with no compliance certificate (合规认证) yet is listed only with the reason
+    why, which goes on the ledger with the listing."""
     catalog.require_visible_product(by, product)
     if action not in ("list", "reject", "delist"):
-        raise InvalidInput("action", "must be list, reject or delist")
+        raise InvalidInput("action", _("must be list, reject or delist"))
 
     def change(locked: DataProduct, authority: Participant) -> dict[str, Any]:
         text = (reason or "").strip()
-        if action != "list":
-            text = required_text("reason", reason, action)
+        if action == "list" and not is_certified(locked):
+            text = required_text("reason", reason, _("to list a product that has no "
+                                                     "compliance certificate (合规认证) yet"))
+        elif action != "list":
+            text = required_text("reason", reason, _("to reject a product") if action == "reject"
+                                 else _("to delist a product"))
         locked.review_reason = text
         return {"reason": text}
 
@@ -147,14 +160,19 @@ def attach_certificate(*, by: authz.User, product: DataProduct, kind: str,
     catalog.require_visible_product(by, product)
     party = certifier(by, issuer)
     if kind not in CERTIFICATE_KINDS:
-        raise InvalidInput("kind", f"must be one of {', '.join(sorted(CERTIFICATE_KINDS))}")
+        raise InvalidInput("kind", _("must be one of %(choices)s"),
+                           choices=", ".join(sorted(CERTIFICATE_KINDS)))
     if party.service_type != kind:
-        raise NotPermitted(f"{party.code} provides {party.service_type}, not {kind}")
+        labels = dict(ServiceType.choices)
+        raise NotPermitted(_("%(name)s provides %(service)s, not %(kind)s"),
+                           name=party.name_zh, service=labels.get(party.service_type, ""),
+                           kind=labels[kind])
     if not document:
-        raise InvalidInput("document", "is empty")
+        raise InvalidInput("document", _("is empty"))
     check_size("document", document, MAX_CERTIFICATE)
     if not document_name.strip():
-        raise InvalidInput("document_name", "is required")
+        raise InvalidInput("document_name", _("is required"))
+
     digest = sm3_hex(document)
     with transaction.atomic():
         entry = ledger.record(

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import TruncDay, TruncMonth, TruncYear
+from django.utils.translation import gettext_lazy as _
 
 from catalog.models import DataResource
 from contracts import common, deadlines
@@ -131,13 +132,15 @@ def order_totals(*, by: str, since: datetime | None = None, until: datetime | No
         query = query.filter(settled_at__lt=until)
     if by == "period":
         if period not in PERIODS:
-            raise InvalidInput("period", f"must be one of {', '.join(PERIODS)}")
+            raise InvalidInput("period", _("must be one of %(choices)s"),
+                               choices=", ".join(PERIODS))
+
         query = query.annotate(period=PERIODS[period]("settled_at", tzinfo=SHANGHAI))
         fields = ["period"]
     elif by in GROUPINGS:
         fields = GROUPINGS[by]
     else:
-        raise InvalidInput("by", "must be product, seller, buyer or period")
+        raise InvalidInput("by", _("must be product, seller, buyer or period"))
     rows = (query.values(*fields, "currency")
             .annotate(orders=Count("pk"), total=Sum("settled_amount"))
             .order_by(*fields, "currency"))

@@ -20,6 +20,7 @@ from datetime import date, datetime
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import gettext_lazy as _
 
 from catalog import access
 from catalog.models import DataItem, DataResource, Sharing
@@ -44,7 +45,7 @@ def _decider(by: common.User | None, request: SharingRequest) -> Participant | P
     if by is None:
         if request.resource.sharing != Sharing.CONDITIONAL:
             return PLATFORM
-        raise NotPermitted("a conditional request is decided by its provider")
+        raise NotPermitted(_("a conditional request is decided by its provider"))
     if access.can_manage(by, request.resource):
         provider = capabilities.acts_for(by, request.resource.provider)
         if provider is not None:
@@ -53,20 +54,21 @@ def _decider(by: common.User | None, request: SharingRequest) -> Participant | P
         authority = capabilities.reviewing_authority(by)
         if authority is not None:
             return authority
-    raise NotPermitted(f"only the provider of {request.resource.code} decides this request"
-                       " (the data authority too, once it is escalated)")
+    raise NotPermitted(_("only the provider of %(code)s decides this request (the data "
+                         "authority too, once it is escalated)"), code=request.resource.code)
 
 
 def _requester(by: common.User | None, request: SharingRequest) -> Participant:
     asking = capabilities.acts_for(by, request.requester)
     if asking is None:
-        raise NotPermitted("only the requester withdraws its request")
+        raise NotPermitted(_("only the requester withdraws its request"))
     return asking
 
 
 def _not_shareable(request: SharingRequest, actor: Any) -> str | None:
     if request.resource.sharing == Sharing.NOT_SHAREABLE:
-        return f"resource {request.resource.code} is not shareable (不予共享)"
+        return _("resource %(code)s is not shareable (不予共享)") % {
+            "code": request.resource.code}
     return None
 
 
@@ -98,14 +100,14 @@ def _payload(request: SharingRequest, items: list[str] | None = None,
 
 def _check_period(period_from: date, period_until: date) -> None:
     if not isinstance(period_from, date) or isinstance(period_from, datetime):
-        raise InvalidInput("period_from", "must be a date")
+        raise InvalidInput("period_from", _("must be a date"))
     if not isinstance(period_until, date) or isinstance(period_until, datetime):
-        raise InvalidInput("period_until", "must be a date")
+        raise InvalidInput("period_until", _("must be a date"))
     if period_until < period_from:
-        raise InvalidInput("period_until", "is before period_from")
+        raise InvalidInput("period_until", _("is before the start of the period"))
     today = calendar.local_date(common.now())
     if period_until < today:
-        raise InvalidInput("period_until", "has already passed")
+        raise InvalidInput("period_until", _("has already passed"))
     problem = deadlines.sharing_term_problem(period_from, period_until, today)
     if problem is not None:
         at, reason = problem
@@ -121,8 +123,8 @@ def _grant(request: SharingRequest) -> Grant:
     start = max(common.now(), calendar.start_of_day(request.period_from))
     until = calendar.end_of_day(request.period_until)
     if until <= start:
-        raise IllegalTransition(f"the requested period ended on {request.period_until}; "
-                                "the requester must file a new request")
+        raise IllegalTransition(_("the requested period ended on %(day)s; the requester must "
+                                  "file a new request"), day=request.period_until)
     purpose = f"{request.purpose} ({request.scenario})"
     return grants.create(grantee=request.requester, resource=request.resource,
                          items=request.items.all(), purpose=purpose, valid_from=start,
@@ -141,7 +143,7 @@ def _decide(request: SharingRequest, action: str, by: common.User | None, *,
 
     def change(locked: SharingRequest, actor: Participant | Platform) -> dict[str, Any]:
         if action == "refuse":
-            locked.reason = required_text("reason", reason, "refuse a request")
+            locked.reason = required_text("reason", reason, _("to refuse a request"))
             extra: dict[str, Any] = {"reason": locked.reason}
         else:
             locked.conditions = (conditions or "").strip()
@@ -169,10 +171,11 @@ def request_sharing(*, by: common.User, resource: DataResource, purpose: str, sc
     """A department or operator asks to use ``resource`` (or some of its items)."""
     asking = requester_acting(by, requester)
     if resource.provider_id == asking.pk:
-        raise InvalidInput("resource", f"{resource.code} is {asking.code}'s own resource")
+        raise InvalidInput("resource", _("%(code)s is a resource of %(name)s itself"),
+                           code=resource.code, name=asking.name_zh)
     chosen = common.published_items(resource, items)
     texts = {"purpose": purpose, "scenario": scenario, "legal_basis": legal_basis}
-    cleaned = {field: required_text(field, text, "request sharing")
+    cleaned = {field: required_text(field, text, _("to request sharing"))
                for field, text in texts.items()}
     _check_period(period_from, period_until)
     due = None

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from django.db import transaction
+from django.utils.translation import gettext_lazy as _
 
 from contracts.models import Grant
 from kernel.errors import InvalidInput, NotPermitted
@@ -27,19 +28,21 @@ _GRANT = "contracts/grant/"
 
 def _shape(submissions: Sequence[ledger.Submission]) -> None:
     if not 0 < len(submissions) <= MAX_BATCH:
-        raise InvalidInput("statements", f"must hold 1 to {MAX_BATCH} signed records")
+        raise InvalidInput("statements", _("must hold 1 to %(n)s signed records"), n=MAX_BATCH)
     for index, sub in enumerate(submissions):
         statement = sub.statement
         if not isinstance(statement, dict):
-            raise InvalidInput(f"statements[{index}].statement", "must be a JSON object")
+            raise InvalidInput(f"statements[{index}].statement", _("must be a JSON object"))
         kind, subject = statement.get("kind"), statement.get("subject")
         if not isinstance(kind, str) or not kind.startswith(KIND_PREFIX):
             raise InvalidInput(f"statements[{index}].statement.kind",
-                               f"a usage record's kind starts with {KIND_PREFIX!r}")
+                               _("a usage record's kind starts with '%(prefix)s'"),
+                               prefix=KIND_PREFIX)
         if not isinstance(subject, str) or not subject.startswith(_GRANT) or \
                 not subject[len(_GRANT):].isdigit():
             raise InvalidInput(f"statements[{index}].statement.subject",
-                               f"must name the grant used, {_GRANT}<id>")
+                               _("must name the grant used, %(subject)s<id>"),
+                               subject=_GRANT)
 
 
 def _check_grants(by: authz.User, submissions: Sequence[ledger.Submission]) -> None:
@@ -53,17 +56,19 @@ def _check_grants(by: authz.User, submissions: Sequence[ledger.Submission]) -> N
     for index, sub in enumerate(submissions):
         actor = sub.statement.get("actor")
         if actor not in mine:
-            raise NotPermitted(f"statements[{index}]: you do not act for {actor!r}")
+            raise NotPermitted(_("statements[%(index)s]: you do not act for %(actor)s"),
+                               index=index, actor=actor)
         grant = int(sub.statement["subject"][len(_GRANT):])
         if held.get(grant) != actor:
             raise InvalidInput(f"statements[{index}].statement.subject",
-                               f"grant {grant} is not an active grant of {actor}")
+                               _("grant %(grant)s is not an active grant of %(actor)s"),
+                               grant=grant, actor=actor)
 
 
 def submit_usage(*, by: authz.User, submissions: Sequence[ledger.Submission]) -> list[int]:
     """Accept a batch of signed usage records; their queue ids (``ledger.queue``)."""
     if not by.is_authenticated:
-        raise NotPermitted("sign in first")
+        raise NotPermitted(_("sign in first"))
     _shape(submissions)
     _check_grants(by, submissions)
     try:

@@ -78,6 +78,13 @@ def _backdated(days: int) -> Iterator[None]:
         common.now = real
 
 
+def _filed_then(obj: Any) -> None:
+    """Demo only: an object filed on the backdated clock says so itself, so that it was
+    filed before its deadline (its ledger entry is recorded when load_demo runs)."""
+    type(obj).objects.filter(pk=obj.pk).update(created=common.now())
+    obj.refresh_from_db(fields=["created"])
+
+
 def _once(exists: bool, make: Callable[[], str], label: str) -> str:
     if exists:
         return f"  exists     {label}"
@@ -155,6 +162,7 @@ def _request(requester: str, username: str, resource: str, items: list[str], pur
                                "period_until": deadlines.last_day_of_term(_today(), 12)}
         with _backdated(14) if then == "overdue" else contextlib.nullcontext():
             made = sharing.request_sharing(**ask)
+            _filed_then(made)
         provider = _person(PROVIDER_USER[target.provider.code])
         if then == "approve":
             sharing.approve_request(by=provider, request=made,
@@ -223,6 +231,7 @@ def _objection(username: str, resource: str, ground: str, description: str,
         with _backdated(10) if "overdue" in path else contextlib.nullcontext():
             filed = objections.file_objection(by=filer, resource=target, ground=ground,
                                               description=description)
+            _filed_then(filed)
         provider = _person(PROVIDER_USER[target.provider.code])
         steps: dict[str, Callable[[], Any]] = {
             "accept": lambda: objections.accept_objection(by=provider, objection=filed),
@@ -267,6 +276,11 @@ def _product() -> DataProduct:
         description="全市公共停车场剩余泊位的实时查询接口（按分钟更新）",
         resources=[_resource(catalogue.TRANSPORT_PARKING)], price="5000.00")
     products.submit_product(by=seller, product=product)
+    products.attach_certificate(
+        by=_person(people.USER_CERTIFIER), product=product, kind="certification",
+        document_name="合规认证报告-停车泊位实时查询服务.pdf",
+        document="合规认证报告\nDP-PARKING-001 停车泊位实时查询服务\n".encode(),
+        summary="数据来源合法、处理过程合规，准予申请挂牌")
     return products.review_product(by=_person(people.USER_AUTHORITY), product=product,
                                   action="list")
 

@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DatabaseError
 from django.db.models import Model, QuerySet
 from django.http import Http404
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import inline_serializer
 from rest_framework import exceptions, serializers
 from rest_framework.request import Request
@@ -110,14 +111,14 @@ def int_param(request: Request, name: str, default: int | None = None,
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         if default is None:
-            raise InvalidInput(name, "is required")
+            raise InvalidInput(name, _("is required"))
         return default
     try:
         value = int(raw)
     except ValueError:
-        raise InvalidInput(name, "must be an integer") from None
+        raise InvalidInput(name, _("must be an integer")) from None
     if value < minimum:
-        raise InvalidInput(name, f"must be >= {minimum}")
+        raise InvalidInput(name, _("must be %(n)s or more"), n=minimum)
     return value
 
 

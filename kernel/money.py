@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
+
 from kernel.errors import InvalidInput
 
 CENT = Decimal("0.01")
@@ -24,26 +26,27 @@ _CURRENCY = re.compile(r"[A-Z]{3}")
 def parse_amount(value: Any, field: str = "amount") -> Decimal:
     """The amount ``value`` states, or InvalidInput naming ``field`` and the reason."""
     if isinstance(value, float):
-        raise InvalidInput(field, "give money as a decimal string such as '1250.00', "
-                                  "not a float")
+        raise InvalidInput(field, _("give money as a decimal string such as '1250.00', "
+                                    "not a float"))
     if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
-        raise InvalidInput(field, "must be a decimal amount such as 1250.00")
+        raise InvalidInput(field, _("must be a decimal amount such as 1250.00"))
     text = str(value).strip()
     if text.startswith("-"):
-        raise InvalidInput(field, "must be a finite amount >= 0")
+        raise InvalidInput(field, _("must be a finite amount >= 0"))
     if not _AMOUNT.fullmatch(text):
         if re.fullmatch(r"[0-9]+\.[0-9]{3,}", text):
-            raise InvalidInput(field, "has more than two decimals")
+            raise InvalidInput(field, _("has more than two decimals"))
         if re.fullmatch(r"[0-9]+(\.[0-9]*)?", text):
-            raise InvalidInput(field, f"has more than {MAX_WHOLE_DIGITS} digits before "
-                                      "the decimal point")
-        raise InvalidInput(field, "must be a finite decimal amount such as 1250.00")
+            raise InvalidInput(field, _("has more than %(n)s digits before the decimal "
+                                        "point"), n=MAX_WHOLE_DIGITS)
+        raise InvalidInput(field, _("must be a finite decimal amount such as 1250.00"))
     return Decimal(text).quantize(CENT)
 
 
 def parse_currency(value: Any, field: str = "currency") -> str:
     if not isinstance(value, str) or not _CURRENCY.fullmatch(value):
-        raise InvalidInput(field, "must be an ISO 4217 code such as CNY")
+        raise InvalidInput(field, _("must be an ISO 4217 code such as CNY"))
+
     return value
 
 

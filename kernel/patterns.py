@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import re2
+from django.utils.translation import gettext_lazy as _
 
 from kernel.errors import InvalidInput
 
@@ -26,17 +27,19 @@ def _options() -> Any:
 def compile_pattern(text: Any, field: str = "pattern") -> Any:
     """The compiled pattern, or InvalidInput naming ``field`` and saying why not."""
     if not isinstance(text, str) or not text:
-        raise InvalidInput(field, "must be a non-empty regular expression")
+        raise InvalidInput(field, _("must be a non-empty regular expression"))
     if len(text) > MAX_PATTERN:
-        raise InvalidInput(field, f"is longer than {MAX_PATTERN} characters")
+        raise InvalidInput(field, _("is longer than %(n)s characters"), n=MAX_PATTERN)
     if "\x00" in text:
-        raise InvalidInput(field, "must not contain a NUL character")
+        raise InvalidInput(field, _("must not contain a NUL character"))
     try:
         return re2.compile(text, options=_options())
     except re2.error as exc:
         reason = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(
             exc.args[0], bytes) else str(exc)
-        raise InvalidInput(field, f"not a regular expression RE2 accepts: {reason}") from None
+        raise InvalidInput(field, _("is not a regular expression RE2 accepts: %(reason)s"),
+                           reason=reason) from None
+
 
 
 def full_match(pattern: Any, value: str) -> bool:

@@ -14,6 +14,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from django.utils.translation import gettext_lazy as _
+from django_stubs_ext import StrOrPromise
+
 from kernel.errors import DomainError, IllegalTransition
 
 Obj = TypeVar("Obj")
@@ -21,7 +24,8 @@ Obj = TypeVar("Obj")
 # (user, obj) -> the actor who takes the transition; raises NotPermitted saying why not.
 Guard = Callable[[Any, Obj], Any]
 # (obj, actor) -> why the transition cannot be taken now (409), or None.
-Blocker = Callable[[Obj, Any], str | None]
+Blocker = Callable[[Obj, Any], StrOrPromise | None]
+
 # (obj, actor) -> the state reached, for a transition whose target depends on the object.
 Target = str | Callable[[Obj, Any], str]
 
@@ -110,9 +114,10 @@ class Machine(Generic[Obj]):
         return row.target
 
     def _illegal(self, state: str, action: str) -> IllegalTransition:
-        allowed = ", ".join(self.actions(state)) or "none"
+        allowed = ", ".join(self.actions(state)) or "—"
         return IllegalTransition(
-            f"{self.name} in state '{state}' cannot '{action}' (allowed: {allowed})")
+            _("%(machine)s in state '%(state)s' cannot '%(action)s' (allowed: %(allowed)s)"),
+            machine=self.name, state=state, action=action, allowed=allowed)
 
     def permit(self, user: Any, obj: Obj, action: str) -> Step[Obj]:
         """Who takes ``action`` on ``obj`` and the state it reaches. The permission is
@@ -121,7 +126,9 @@ class Machine(Generic[Obj]):
         row = self.transition(state, action)
         guard = row or next((r for r in self.transitions if r.action == action), None)
         if guard is None:
-            raise IllegalTransition(f"{self.name} has no action '{action}'")
+            raise IllegalTransition(_("%(machine)s has no action '%(action)s'"),
+                                    machine=self.name, action=action)
+
         actor = guard.who(user, obj)
         if row is None:
             raise self._illegal(state, action)

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.http import HttpResponse
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import generics, serializers
@@ -192,7 +193,9 @@ class CheckpointNote(APIView):
         else:
             checkpoint = Checkpoint.objects.filter(size=size).first()
         if checkpoint is None:
-            raise NotFound(f"no checkpoint {'latest' if size is None else size}")
+            if size is None:
+                raise NotFound(_("no checkpoint has been sealed yet"))
+            raise NotFound(_("no checkpoint %(size)s"), size=size)
         return HttpResponse(selectors.checkpoint_note(checkpoint),
                             content_type="text/plain; charset=utf-8")
 

@@ -21,6 +21,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import connection
+from django.utils.translation import gettext_lazy as _
 
 from crypto.sm2 import PrivateKey
 from kernel import caches
@@ -60,8 +61,8 @@ def unsealed(key: LedgerKey) -> PrivateKey:
     try:
         custody = key.custody
     except CustodialKey.DoesNotExist:
-        raise AppendRefused("actor", f"{key.owner!r} has no custodial key on this server",
-                            NO_CUSTODY) from None
+        raise AppendRefused("actor", _("%(actor)s has no custodial key on this server"),
+                            NO_CUSTODY, actor=key.owner) from None
     return keyring.unseal(custody)
 
 

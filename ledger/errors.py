@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from django_stubs_ext import StrOrPromise
+
 from kernel.errors import InvalidInput
 from ledger.protocol.rules import Code, Refusal
 
@@ -10,9 +14,9 @@ class AppendRefused(InvalidInput):
     """A statement was refused before anything was written; ``field`` names the cause and
     ``code`` is the format rule it breaks (ledger.protocol.rules.Code)."""
 
-    def __init__(self, field: str, reason: str, code: str = Code.FORMAT, *,
-                 index: int | None = None) -> None:
-        super().__init__(field, reason)
+    def __init__(self, field: str, reason: StrOrPromise, code: str = Code.FORMAT, *,
+                 index: int | None = None, **params: Any) -> None:
+        super().__init__(field, reason, **params)
         self.code = code
         self.index = index  # which statement of a batch, when the batch is refused
 

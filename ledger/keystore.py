@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from django.db.models import Q, QuerySet
+from django.utils.translation import gettext_lazy as _
 
 from crypto.canonical import parse
 from ledger import conf
@@ -104,8 +105,8 @@ def usable_signing_key(actor: str, at: datetime | None = None) -> LedgerKey:
                                                   custody__isnull=False), at)
     key = candidates.select_related("custody").order_by("-registered_seq").first()
     if key is None:
-        raise AppendRefused("actor", f"{actor!r} has no valid custodial key on this server",
-                            NO_CUSTODY)
+        raise AppendRefused("actor", _("%(actor)s has no valid custodial key on this server"),
+                            NO_CUSTODY, actor=actor)
     return key
 
 

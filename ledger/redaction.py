@@ -11,6 +11,7 @@ Deciding whether to erase is a workflow of its own; this is the mechanism.
 from __future__ import annotations
 
 from django.db import transaction
+from django.utils.translation import gettext_lazy as _
 
 from crypto.canonical import parse
 from kernel.errors import InvalidInput
@@ -30,13 +31,16 @@ def redact_payload(*, seq: int, basis: str, request: str | None = None) -> Entry
         raise InvalidInput(exc.field.removeprefix("payload."), exc.reason) from None
     target = Entry.objects.filter(seq=seq).values_list("data", flat=True).first()
     if target is None:
-        raise InvalidInput("seq", f"there is no entry {seq}")
+        raise InvalidInput("seq", _("there is no entry %(seq)s"), seq=seq)
     kind = parse(target)["statement"]["kind"]
     if is_reserved(kind):
-        raise InvalidInput("seq", f"entry {seq} is a {kind} entry, whose payload is never erased")
+        raise InvalidInput("seq", _("entry %(seq)s is a %(kind)s entry, whose payload is never "
+                                    "erased"), seq=seq, kind=kind)
     signer = ensure_ledger_key()
     with transaction.atomic():
         if Entry.objects.filter(kind=PAYLOAD_REDACTED, subject=entry_subject(seq)).exists():
-            raise InvalidInput("seq", f"the payload of entry {seq} is already erased")
+            raise InvalidInput("seq", _("the payload of entry %(seq)s is already erased"),
+                               seq=seq)
+
         return record(actor=conf.origin(), kind=PAYLOAD_REDACTED, subject=entry_subject(seq),
                       payload=redaction.payload(), key=signer)

@@ -13,6 +13,7 @@ import re
 from datetime import datetime
 
 from django.db import transaction
+from django.utils.translation import gettext_lazy as _
 
 from crypto.errors import KeyFormatError
 from crypto.sm2 import PrivateKey, PublicKey
@@ -104,12 +105,12 @@ def register_key(
     the chain, not time, keeps a key from signing before it is registered.
     """
     if use not in KeyUse.values:
-        raise KeyRefused("use", f"must be one of {', '.join(KeyUse.values)}")
+        raise KeyRefused("use", _("must be one of %(choices)s"), choices=", ".join(KeyUse.values))
     if not isinstance(owner, str) or not 0 < len(owner) <= 128:
-        raise KeyRefused("owner", "must be a participant code of 1-128 characters")
+        raise KeyRefused("owner", _("must be a participant code of 1-128 characters"))
     public = _parse_pem(pem)
     if LedgerKey.objects.filter(key_id=public.key_id).exists():
-        raise KeyRefused("pem", "this key is already registered")
+        raise KeyRefused("pem", _("this key is already registered"))
     if replaces is not None:
         _check_replaces(replaces, owner=owner, use=use)
     key = _key_record(owner=owner, public=public, use=use, name=name, valid_from=valid_from,
@@ -135,16 +136,18 @@ def _check_replaces(old: LedgerKey, *, owner: str, use: str) -> None:
     """What the rules will check of ``replaces``, told in the registry's words."""
     current = _current(old.key_id)
     if (current.owner, current.use) != (owner, use):
-        raise KeyRefused("replaces", f"key {old.key_id[:16]} is a {current.use} key of "
-                         f"{current.owner!r}: a key replaces only a key of the same owner and use")
+        raise KeyRefused("replaces", _("key %(key)s is a %(use)s key of %(owner)s: a key "
+                                       "replaces only a key of the same owner and use"),
+                         key=old.key_id[:16], use=current.use, owner=current.owner)
 
 
 def _current(key_id: str) -> LedgerKey:
     key = LedgerKey.objects.select_related("end").filter(key_id=key_id).first()
     if key is None:
-        raise KeyRefused("key_id", "no such key")
+        raise KeyRefused("key_id", _("no such key"))
     if hasattr(key, "end"):
-        raise KeyRefused("key_id", f"was already {key.end.how} at entry {key.end.seq}")
+        raise KeyRefused("key_id", _("was already %(how)s at entry %(seq)s"), how=key.end.how,
+                         seq=key.end.seq)
     return key
 
 
@@ -158,12 +161,13 @@ def rotate_key(*, key_id: str, new_pem: str | None = None) -> LedgerKey:
     with transaction.atomic():
         old = _current(key_id)
         if old.use == KeyUse.LEDGER and new_pem is not None:
-            raise KeyRefused("new_pem", "the ledger's own key is generated and held by this "
-                             "server, which must sign with it: leave new_pem out")
+            raise KeyRefused("new_pem", _("the ledger's own key is generated and held by this "
+                                          "server, which must sign with it: leave new_pem out"))
         private = None
         if new_pem is None:
             if not CustodialKey.objects.filter(key=old).exists():
-                raise KeyRefused("new_pem", "is required: the server does not hold this key")
+                raise KeyRefused("new_pem",
+                                 _("is required: the server does not hold this key"))
             private = PrivateKey.generate()
             new_pem = private.public_key.pem
         new = register_key(owner=old.owner, pem=new_pem, use=old.use, name=old.name,
@@ -176,7 +180,7 @@ def rotate_key(*, key_id: str, new_pem: str | None = None) -> LedgerKey:
 def revoke_key(*, key_id: str, reason: str) -> LedgerKey:
     """Revoke a key as of its revocation entry; recorded as ``ledger.key.revoked``."""
     if not isinstance(reason, str) or not reason.strip():
-        raise KeyRefused("reason", "is required")
+        raise KeyRefused("reason", _("is required"))
     try:
         read_revocation({"key": key_id, "reason": reason})
     except FormatError as exc:
@@ -184,8 +188,9 @@ def revoke_key(*, key_id: str, reason: str) -> LedgerKey:
     with transaction.atomic():
         key = _current(key_id)
         if key.use == KeyUse.LEDGER and key.owner == conf.origin():
-            raise KeyRefused("key_id", "the ledger's own key is rotated, not revoked: its "
-                             "successor must be registered first")
+            raise KeyRefused("key_id", _("the ledger's own key is rotated, not revoked: its "
+                                         "successor must be registered first"))
+
         record(actor=conf.origin(), kind=KEY_REVOKED, subject=key_subject(key.key_id),
                payload={"key": key.key_id, "reason": reason}, key=ensure_ledger_key())
         return LedgerKey.objects.select_related("end").get(pk=key.pk)
@@ -198,11 +203,14 @@ def register_witness(*, name: str, pem: str, owner_code: str) -> LedgerKey:
     and owned by one department only (a new key under the same name is a rotation).
     """
     if not isinstance(name, str) or not _WITNESS_NAME.fullmatch(name):
-        raise KeyRefused("name", "must be one word of at most 128 characters, no '+' or spaces")
+        raise KeyRefused("name",
+                         _("must be one word of at most 128 characters, no '+' or spaces"))
     if name == conf.origin():
-        raise KeyRefused("name", "is the ledger's own name")
+        raise KeyRefused("name", _("is the ledger's own name"))
     other = (LedgerKey.objects.filter(use=KeyUse.WITNESS, name=name)
              .exclude(owner=owner_code).first())
     if other is not None:
-        raise KeyRefused("name", f"is already the witness name of {other.owner!r}")
+        raise KeyRefused("name", _("is already the witness name of %(owner)s"),
+                         owner=other.owner)
+
     return register_key(owner=owner_code, pem=pem, use=KeyUse.WITNESS, name=name)

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import Count, QuerySet
+from django.utils.translation import gettext_lazy as _
 
 from crypto.canonical import parse
 from kernel.errors import NotFound
@@ -48,7 +49,8 @@ def size() -> int:
 def _check_size(tree_size: int) -> int:
     current = size()
     if not 0 <= tree_size <= current:
-        raise NotFound(f"the ledger has {current} entries; there is no tree of size {tree_size}")
+        raise NotFound(_("the ledger has %(n)s entries; there is no tree of size %(size)s"),
+                       n=current, size=tree_size)
     return current
 
 
@@ -62,7 +64,8 @@ def inclusion_proof(seq: int, tree_size: int) -> list[bytes]:
     """RFC 9162 audit path of entry ``seq`` in the tree of ``tree_size`` entries."""
     _check_size(tree_size)
     if not 0 <= seq < tree_size:
-        raise NotFound(f"entry {seq} is not in a tree of size {tree_size}")
+        raise NotFound(_("entry %(seq)s is not in a tree of size %(size)s"), seq=seq,
+                       size=tree_size)
     return store.tree(tree_size).inclusion_path(seq, tree_size)
 
 
@@ -70,14 +73,16 @@ def consistency_proof(old: int, new: int) -> list[bytes]:
     """RFC 9162 proof that the tree of ``old`` entries is a prefix of the one of ``new``."""
     _check_size(new)
     if not 0 < old <= new:
-        raise NotFound(f"no consistency proof from size {old} to size {new}")
+        raise NotFound(_("no consistency proof from size %(old)s to size %(new)s"), old=old,
+                       new=new)
     return store.tree(new).consistency_path(old, new)
 
 
 def entry(seq: int) -> Entry:
     found = Entry.objects.filter(seq=seq).first()
     if found is None:
-        raise NotFound(f"no entry {seq}")
+        raise NotFound(_("no entry %(seq)s"), seq=seq)
+
     return found
 
 
@@ -179,6 +184,11 @@ def cosigners(checkpoint: Checkpoint) -> list[str]:
     return list(checkpoint.cosignatures.order_by("witness").values_list("witness", flat=True))
 
 
+def witness_count() -> int:
+    """n: the witness keys valid now (each department's witness has one)."""
+    return int(keystore.current(LedgerKey.objects.filter(use=KeyUse.WITNESS)).count())
+
+
 def witness_k() -> int:
     """k: cosignatures that settle a checkpoint (0: no witnesses, settlement not in use).
 
@@ -197,9 +207,13 @@ def is_settled(checkpoint: Checkpoint) -> bool:
 
 @dataclass(frozen=True)
 class Settlement:
+    """How far a checkpoint is settled: ``cosigners`` of the ``witnesses`` (n) cosigned it;
+    ``k`` of them settle it."""
+
     size: int
     cosigners: list[str]
     k: int
+    witnesses: int = 0
 
     @property
     def settled(self) -> bool:
@@ -207,7 +221,8 @@ class Settlement:
 
 
 def settlement(checkpoint: Checkpoint) -> Settlement:
-    return Settlement(checkpoint.size, cosigners(checkpoint), witness_k())
+    return Settlement(checkpoint.size, cosigners(checkpoint), witness_k(), witness_count())
+
 
 
 def unsettled_checkpoints(older_than: timedelta | float | None = None) -> QuerySet[Checkpoint]:

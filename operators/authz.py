@@ -13,15 +13,25 @@ from django.contrib.auth.models import AnonymousUser
 from django.contrib.auth.models import User as Person
 from django.db.models import F, QuerySet
 from django.db.models.signals import post_delete, post_save
+from django.utils.functional import lazy
+from django.utils.translation import gettext_lazy as _
 
 from kernel import request_cache
 from kernel.errors import NotPermitted
-from operators.models import Membership, Participant, Status
+from operators.models import Kind, Membership, Participant, Status
 
 User = Person | AnonymousUser
 
 
+def _kind_labels(kinds: frozenset[str]) -> str:
+    return ", ".join(str(Kind(kind).label) for kind in sorted(kinds))
+
+
+_kinds = lazy(lambda kinds: _kind_labels(frozenset(kinds)), str)
+
+
 def participants_of(user: User) -> QuerySet[Participant]:
+
     if not user.is_authenticated:
         return Participant.objects.none()
     return Participant.objects.filter(memberships__user=user)
@@ -82,22 +92,26 @@ def acting_for(user: User, participant: Participant | None = None, *,
     participant of the wanted kinds is taken.
     """
     if not user.is_authenticated:
-        raise NotPermitted("sign in first")
+        raise NotPermitted(_("sign in first"))
     wanted = set(kinds) if kinds is not None else None
     if participant is None:
         found = [p for p in participants(user) if wanted is None or p.kind in wanted]
         if len(found) != 1:
-            need = " or ".join(sorted(wanted)) if wanted else "a participant"
-            raise NotPermitted(f"this action needs you to act for exactly one {need}")
+            raise NotPermitted(_("this action needs you to act for exactly one participant "
+                                 "of these kinds: %(kinds)s"), kinds=_kinds(wanted))
         participant = found[0]
     elif not is_member(user, participant):
-        raise NotPermitted(f"you do not act for {participant.code}")
+        raise NotPermitted(_("you do not act for %(name)s"), name=participant.name_zh)
     if wanted is not None and participant.kind not in wanted:
-        raise NotPermitted(f"{participant.code} is a {participant.kind}, not a "
-                           f"{' or '.join(sorted(wanted))}")
+        raise NotPermitted(_("%(name)s is a %(kind)s, not one of: %(kinds)s"),
+                           name=participant.name_zh, kind=participant.get_kind_display(),
+                           kinds=_kinds(wanted))
     if roles is not None and not is_member(user, participant, roles):
-        raise NotPermitted(f"your role in {participant.code} does not allow this")
+        raise NotPermitted(_("your role in %(name)s does not allow this"),
+                           name=participant.name_zh)
     if admitted and participant.status != Status.ADMITTED:
-        raise NotPermitted(f"{participant.code} is {participant.status}, not admitted")
+        raise NotPermitted(_("%(name)s is %(status)s, not admitted"),
+                           name=participant.name_zh, status=participant.get_status_display())
+
     return participant
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.utils.translation import gettext_lazy as _
+
 from kernel.errors import NotPermitted
 from operators import authz
 from operators.models import Kind, Participant, Role, ServiceType, Status
@@ -111,7 +113,9 @@ def reviewing_authority(user: User | None) -> Participant | None:
 def require_reviewing_authority(user: User | None) -> Participant:
     found = reviewing_authority(user)
     if found is None:
-        raise NotPermitted("only the data authority (an admin or reviewer of it) may do this")
+        raise NotPermitted(_("only the data authority (an admin or reviewer of it) may do "
+                             "this"))
+
     return found
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.contrib.auth.models import Group
 from django.db import transaction
+from django.utils.translation import gettext_lazy as _
 
 from accounts import passwords
 from crypto.sm3 import sm3_hex
@@ -34,7 +35,7 @@ from operators.transitions import Recorded, take
 def _reviewer(user: Any, participant: Participant) -> Participant:
     """The data authority (its admin or reviewer) reviews companies' admission."""
     if participant.is_government:
-        raise NotPermitted("government bodies do not go through admission")
+        raise NotPermitted(_("government bodies do not go through admission"))
     return authz.acting_for(user, kinds=[Kind.AUTHORITY], roles=capabilities.REVIEW_ROLES)
 
 
@@ -81,27 +82,30 @@ def _valid_code(code: str) -> str:
     try:
         return uscc.validate(code)
     except uscc.USCCError as exc:
-        raise InvalidInput("code", f"not a valid unified social credit code: {exc}") from None
+        raise InvalidInput("code", _("is not a valid unified social credit code: %(reason)s"),
+                           reason=exc) from None
 
 
 def _clean(*, code: str, name_zh: str, kind: str, merchant_type: str,
            service_type: str) -> str:
     code = _valid_code(code)
     if not name_zh.strip():
-        raise InvalidInput("name_zh", "is required")
+        raise InvalidInput("name_zh", _("is required"))
     if kind not in Kind.values:
-        raise InvalidInput("kind", f"must be one of {', '.join(Kind.values)}")
+        raise InvalidInput("kind", _("must be one of %(choices)s"), choices=", ".join(Kind.values))
     if kind == Kind.MERCHANT and merchant_type not in MerchantType.values:
-        raise InvalidInput("merchant_type", "a data merchant is technical, service or application")
+        raise InvalidInput("merchant_type",
+                           _("a data merchant is technical, service or application"))
     if kind != Kind.MERCHANT and merchant_type:
-        raise InvalidInput("merchant_type", "only data merchants have a merchant type")
+        raise InvalidInput("merchant_type", _("only data merchants have a merchant type"))
     if kind == Kind.THIRD_PARTY and service_type not in ServiceType.values:
         raise InvalidInput("service_type",
-                           "a third-party service is certification, notarisation or valuation")
+                           _("a third-party service is certification, notarisation or "
+                             "valuation"))
     if kind != Kind.THIRD_PARTY and service_type:
-        raise InvalidInput("service_type", "only third-party services have a service type")
+        raise InvalidInput("service_type", _("only third-party services have a service type"))
     if Participant.objects.filter(code=code).exists():
-        raise InvalidInput("code", f"{code} is already registered")
+        raise InvalidInput("code", _("%(code)s is already registered"), code=code)
     return code
 
 
@@ -125,9 +129,9 @@ def register_department(*, code: str, name_zh: str, kind: str, name_en: str = ""
     authority, which the platform itself records.
     """
     if kind not in DEPARTMENT_KINDS:
-        raise InvalidInput("kind", "companies apply for admission instead")
+        raise InvalidInput("kind", _("companies apply for admission instead"))
     if by is not None and by.kind != Kind.AUTHORITY:
-        raise NotPermitted("only the data authority registers departments")
+        raise NotPermitted(_("only the data authority registers departments"))
     code = _clean(code=code, name_zh=name_zh, kind=kind, merchant_type="", service_type="")
     with transaction.atomic():
         participant = _create(code=code, name_zh=name_zh, kind=kind, name_en=name_en,
@@ -144,7 +148,7 @@ def apply_for_admission(*, code: str, name_zh: str, kind: str, name_en: str = ""
                         **contacts: str) -> Participant:
     """A company applies to take part (数商入场登记); it signs its own application."""
     if kind not in APPLICANT_KINDS:
-        raise InvalidInput("kind", "government bodies are registered by the data authority")
+        raise InvalidInput("kind", _("government bodies are registered by the data authority"))
     code = _clean(code=code, name_zh=name_zh, kind=kind, merchant_type=merchant_type,
                   service_type=service_type)
     with transaction.atomic():
@@ -183,7 +187,7 @@ def review_registration(*, participant: Participant, action: str, by: authz.User
 
     def change(locked: Participant, authority: Participant) -> dict[str, Any]:
         if action in NEEDS_REASON and not (reason or "").strip():
-            raise InvalidInput("reason", f"is required to {action}")
+            raise InvalidInput("reason", _("is required to %(action)s"), action=action)
         locked.status_reason = (reason or "").strip()
         return {"reason": locked.status_reason}
 
@@ -192,8 +196,8 @@ def review_registration(*, participant: Participant, action: str, by: authz.User
 
 def _add_member(participant: Participant, user: authz.Person, role: str) -> Membership:
     if role not in Role.values:
-        raise InvalidInput("role", f"must be one of {', '.join(Role.values)}")
-    membership, _ = Membership.objects.update_or_create(
+        raise InvalidInput("role", _("must be one of %(choices)s"), choices=", ".join(Role.values))
+    membership, _created = Membership.objects.update_or_create(
         user=user, participant=participant, defaults={"role": role}
     )
     user.groups.add(participant.group)
@@ -203,8 +207,12 @@ def _add_member(participant: Participant, user: authz.Person, role: str) -> Memb
 def require_admin(*, by: Any, participant: Participant, keys: bool = False) -> None:
     """An administrator of ``participant`` adds its members and manages its keys."""
     if not authz.is_member(by, participant, [Role.ADMIN]):
-        what = "manages its keys" if keys else "adds members"
-        raise NotPermitted(f"only an administrator of {participant.code} {what}")
+        if keys:
+            raise NotPermitted(_("only an administrator of %(name)s manages its keys"),
+                               name=participant.name_zh)
+        raise NotPermitted(_("only an administrator of %(name)s adds members"),
+                           name=participant.name_zh)
+
 
 
 def add_member(*, participant: Participant, user: authz.Person, role: str,

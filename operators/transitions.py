@@ -11,6 +11,7 @@ from typing import Any, Generic, TypeVar
 
 from django.db import transaction
 from django.db.models import Model
+from django.utils.translation import gettext_lazy as _
 
 from kernel import request_cache
 from kernel.errors import NotPermitted
@@ -37,7 +38,8 @@ PLATFORM = Platform()
 def platform(user: Any, obj: Any) -> Platform:
     """Guard of the transitions only the platform takes (``by=None``)."""
     if user is not None:
-        raise NotPermitted("only the platform takes this step, on its schedule")
+        raise NotPermitted(_("only the platform takes this step, on its schedule"))
+
     return PLATFORM
 
 

@@ -7,6 +7,11 @@ character), and a check character over the first 17.
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
+from django_stubs_ext import StrOrPromise
+
 ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _VALUE = {ch: i for i, ch in enumerate(ALPHABET)}
 _WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
@@ -14,7 +19,17 @@ _ORG_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
 
 
 class USCCError(ValueError):
-    pass
+    """What is wrong with a code, translated when read. It never names the check character
+    the code should have had: that would let anyone complete a made-up code."""
+
+    def __init__(self, reason: StrOrPromise, **params: Any) -> None:
+        super().__init__(reason)
+        self.template = reason
+        self.params = params
+
+    def __str__(self) -> str:
+        text = str(self.template)
+        return text % self.params if self.params else text
 
 
 def check_character(first17: str) -> str:
@@ -36,25 +51,25 @@ def org_check_character(first8: str) -> str:
 def validate(code: str) -> str:
     """The code, upper-cased, or USCCError saying exactly what is wrong."""
     if not isinstance(code, str):
-        raise USCCError("must be text")
+        raise USCCError(_("must be text"))
     code = code.strip().upper()
     if len(code) != 18:
-        raise USCCError(f"must be 18 characters, got {len(code)}")
+        raise USCCError(_("must be 18 characters, got %(n)s"), n=len(code))
     bad = sorted({ch for ch in code if ch not in _VALUE})
     if bad:
-        raise USCCError(f"contains characters not allowed in a USCC: {''.join(bad)}")
+        raise USCCError(_("contains characters not allowed in a USCC: %(chars)s"),
+                        chars="".join(bad))
     if not code[2:8].isdigit():
-        raise USCCError("characters 3-8 must be the 6-digit administrative division code")
+        raise USCCError(_("characters 3-8 must be the 6-digit administrative division code"))
     org = code[8:17]
     if org[8] != org_check_character(org[:8]):
-        raise USCCError(
-            f"organisation code check character (9th of {org}) should be "
-            f"{org_check_character(org[:8])}"
-        )
-    expected = check_character(code[:17])
-    if code[17] != expected:
-        raise USCCError(f"check character is {code[17]}, GB 32100-2015 gives {expected}")
+        raise USCCError(_("the organisation code %(org)s (characters 9-17) fails its GB 11714 "
+                          "check character"), org=org)
+    if code[17] != check_character(code[:17]):
+        raise USCCError(_("the check character (the 18th) does not fit the first 17 "
+                          "characters (GB 32100-2015): check the code for a typing error"))
     return code
+
 
 
 def make(prefix: str, division: str, org8: str) -> str:

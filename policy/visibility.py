@@ -29,6 +29,7 @@ from typing import Any
 
 from django.db.models import Model, Q, QuerySet
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from catalog import access
 from catalog import selectors as catalog
@@ -42,6 +43,8 @@ from contracts.models import (
     SharingRequest,
 )
 from kernel.errors import NotFound
+from ledger import selectors as ledger_selectors
+from ledger.models import Entry
 from operators.capabilities import Reader, reader
 from operators.models import Kind, Participant, ServiceType, Status
 
@@ -168,13 +171,42 @@ def can_read(who: Who, obj: Model) -> bool:
     return visible(who, type(obj)).filter(pk=obj.pk).exists()
 
 
+def reads_version_content(who: Who, resource: DataResource, entry_seq: int | None) -> bool:
+    """May ``who`` read a published version's whole document? Those who see the resource's
+    restricted fields, and whoever may read the payload of the version's entry."""
+    if sees_restricted(who, resource):
+        return True
+    entry = Entry.objects.filter(seq=entry_seq).first() if entry_seq is not None else None
+    found = ledger_selectors.payload(entry.seq) if entry is not None else None
+    return entry is not None and found is not None and payload_access(
+        who, kind=entry.kind, actor=entry.actor, subject=entry.subject,
+        restricted=found.restricted).readable
+
+
+# What a "no such ..." message calls each kind of object, in the reader's language.
+NOUNS = {
+    "participant": gettext_lazy("participant"), "resource": gettext_lazy("resource"),
+    "product": gettext_lazy("product"), "sharing request": gettext_lazy("sharing request"),
+    "agreement": gettext_lazy("agreement"), "grant": gettext_lazy("grant"),
+    "delivery": gettext_lazy("delivery"), "objection": gettext_lazy("objection"),
+    "order": gettext_lazy("order"), "verification": gettext_lazy("verification"),
+    "entry": gettext_lazy("entry"),
+}
+
+
+def not_found(what: str, value: Any) -> NotFound:
+    """NotFound saying which ``what`` (a key of NOUNS) is missing or invisible."""
+    return NotFound(gettext_lazy("no %(what)s %(id)s"), what=NOUNS.get(what, what), id=value)
+
+
 def one(who: Who, model: type[Model], what: str, **lookup: Any) -> Any:
     """The visible object matching ``lookup``; NotFound (as if missing) otherwise."""
     value = next(iter(lookup.values()))
     found = visible(who, model).filter(**lookup).first()
     if found is None:
-        raise NotFound(f"no {what} {value}")
+        raise not_found(what, value)
     return found
+
 
 
 # --- ledger payloads ----------------------------------------------------------------------

@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django import forms
@@ -16,6 +16,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -26,10 +27,14 @@ from contracts.models import Objection, SharingRequest
 from crypto.canonical import parse
 from kernel.errors import DomainError, InvalidInput
 from kernel.spreadsheet import csv_text
+from kernel.times import local
 from ledger import selectors as ledger
 from operators import authz, capabilities
 from operators.models import Participant
-from portal.pages import person, run
+from policy.visibility import PayloadPolicy
+from portal import vocabulary
+from portal.pages import date_input, paginate, person, run
+from portal.tables import Column, columns, sorted_by
 
 AUDIT_KINDS = capabilities.AUDIT_KINDS
 REGULATOR_KINDS = capabilities.REGULATOR_KINDS
@@ -91,7 +96,7 @@ def bundle(request: HttpRequest) -> HttpResponseBase:
     try:
         reader = services.bundle_reader(by=person(request))
         buffer = io.BytesIO()
-        manifest = services.export_bundle(buffer, first=form.cleaned_data["first"],
+        services.export_bundle(buffer, first=form.cleaned_data["first"],
                                           last=form.cleaned_data["last"], as_code=reader)
     except InvalidInput as exc:
         messages.error(request, exc.message)
@@ -99,7 +104,7 @@ def bundle(request: HttpRequest) -> HttpResponseBase:
     except DomainError as exc:
         raise PermissionDenied(exc.message) from None
     buffer.seek(0)
-    name = f"shulian-bundle-{manifest['from']}-{manifest['to']}.zip"
+    name = "bundle.zip"  # what the README calls it
     return FileResponse(buffer, as_attachment=True, filename=name,
                         content_type="application/zip")
 
@@ -109,16 +114,23 @@ def bundle(request: HttpRequest) -> HttpResponseBase:
 
 @dataclass
 class Table:
-    """One table of the dashboard, also downloadable as CSV."""
+    """One table of the dashboard, also downloadable as CSV; ``link`` gives the page each
+    row is about (rows are links)."""
 
     name: str
     title: str
     headers: list[str]
     rows: Callable[[], list[list[Any]]]
+    link: Callable[[list[Any]], str] = lambda row: ""
+    numeric: tuple[int, ...] = ()
 
 
 def _local(moment: Any) -> str:
-    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M") if moment else ""
+    return local(moment)
+
+
+def _to(name: str, *args: Any) -> str:
+    return reverse(name, args=args)
 
 
 def _tables(who: Any) -> dict[str, Table]:
@@ -159,37 +171,40 @@ def _tables(who: Any) -> dict[str, Table]:
     return {t.name: t for t in [
         Table("overdue-requests", str(gettext_lazy("Overdue sharing requests")),
               [_("Request"), _("Resource"), _("Requester"), _("Provider"), _("Due"),
-               _("Escalated")], overdue_requests),
+               _("Escalated")], overdue_requests,
+              lambda row: _to("contracts:request", row[0])),
         Table("overdue-objections", str(gettext_lazy("Overdue or escalated objections")),
               [_("Objection"), _("Resource"), _("Provider"), _("State"), _("Due"),
-               _("Escalated")], overdue_objections),
+               _("Escalated")], overdue_objections,
+              lambda row: _to("contracts:objection", row[0])),
         Table("near-expiry", str(gettext_lazy("Deliveries within 3 days of grant expiry")),
               [_("Delivery"), _("Grant"), _("Resource"), _("Grantee"), _("Delivered"),
-               _("Grant ends"), _("Rows")], near_expiry),
+               _("Grant ends"), _("Rows")], near_expiry,
+              lambda row: _to("contracts:grant", row[1]), numeric=(6,)),
         Table("refusals", str(gettext_lazy("Repeated refusals (3 or more to one requester)")),
-              [_("Requester code"), _("Requester"), _("Refusals"), _("Providers")], refusals),
+              [_("Requester code"), _("Requester"), _("Refusals"), _("Providers")], refusals,
+              lambda row: _to("operators:detail", row[0]), numeric=(2, 3)),
         Table("unsettled", str(gettext_lazy("Unsettled checkpoints older than the threshold")),
               [_("Size"), _("Root"), _("Sealed"), _("Cosignatures"), _("Needed (k)")],
-              unsettled),
+              unsettled, lambda row: _to("ledger:checkpoints"), numeric=(0, 3, 4)),
         Table("split-view", str(gettext_lazy("Witness split-view evidence")),
               [_("Witness"), _("Checkpoint size"), _("Kind"), _("Reason"), _("Reported")],
-              split_views),
+              split_views, lambda row: _to("ledger:checkpoints"), numeric=(1,)),
         Table("turnover", str(gettext_lazy("Settled turnover by seller")),
               [_("Seller code"), _("Seller"), _("Currency"), _("Orders"), _("Total")],
-              turnover),
+              turnover, lambda row: _to("operators:detail", row[0]), numeric=(3, 4)),
     ]}
 
 
-def _charts(who: Any, days: int) -> dict[str, Any]:
-    today = timezone.localdate()
-    since_day = today - timedelta(days=days - 1)
+def _charts(who: Any, since_day: date, today: date) -> dict[str, Any]:
     since = timezone.make_aware(datetime.combine(since_day, time.min))
-    deliveries = selectors.daily_series(selectors.deliveries_per_day(who, since), since_day, today,
-                                        "deliveries", "rows")
-    orders = selectors.daily_series(selectors.orders_per_day(who, since), since_day, today,
-                                    "orders")
+    until = timezone.make_aware(datetime.combine(today + timedelta(days=1), time.min))
+    deliveries = selectors.daily_series(selectors.deliveries_per_day(who, since).filter(
+        delivered__lt=until), since_day, today, "deliveries", "rows")
+    orders = selectors.daily_series(selectors.orders_per_day(who, since).filter(
+        created__lt=until), since_day, today, "orders")
     settled = selectors.daily_series(selectors.settlements_per_day(who, since).filter(
-        currency="CNY"), since_day, today, "settled", "amount")
+        currency="CNY", settled_at__lt=until), since_day, today, "settled", "amount")
     requests = selectors.by_state(who, SharingRequest)
     objections = selectors.by_state(who, Objection)
     return {
@@ -220,17 +235,118 @@ def _charts(who: Any, days: int) -> dict[str, Any]:
     }
 
 
+DEFAULT_DAYS = 30
+MAX_DAYS = 366
+
+
+class PeriodForm(forms.Form):
+    """The dashboard's date range (Asia/Shanghai days, both included)."""
+
+    since = forms.DateField(label=gettext_lazy("From"), required=False, widget=date_input())
+    until = forms.DateField(label=gettext_lazy("Until"), required=False, widget=date_input())
+
+    def period(self) -> tuple[date, date]:
+        today = timezone.localdate()
+        data = self.cleaned_data if self.is_valid() else {}
+        until = data.get("until") or today
+        since = data.get("since") or until - timedelta(days=DEFAULT_DAYS - 1)
+        return since, until
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        since, until = data.get("since"), data.get("until")
+        if since and until and until < since:
+            self.add_error("until", _("is before the start of the period"))
+        elif since and until and (until - since).days >= MAX_DAYS:
+            self.add_error("until", _("the period is at most %(n)s days") % {"n": MAX_DAYS})
+        return data
+
+
 @login_required
 def regulator(request: HttpRequest) -> HttpResponse:
     _require(request, REGULATOR_KINDS, _("The dashboard is for regulators and the data "
                                          "authority."))
-    days = 30
-    tables: list[dict[str, Any]] = [{"table": t, "rows": t.rows()}
-                                    for t in _tables(request.user).values()]
+    period = PeriodForm(request.GET or None)
+    since, until = period.period()
+    if not period.is_bound:
+        period = PeriodForm(initial={"since": since, "until": until})
+    tables: list[dict[str, Any]] = []
+    for table in _tables(request.user).values():
+        rows = table.rows()
+        tables.append({"table": table, "rows": [
+            {"cells": [{"value": cell, "numeric": n in table.numeric}
+                       for n, cell in enumerate(row)], "url": table.link(row)}
+            for row in rows]})
     return render(request, "audit/regulator.html", {
         "section": "regulator", "totals": selectors.totals(request.user), "tables": tables,
-        "charts": _charts(request.user, days), "days": days, "status": ledger.status(),
+        "charts": _charts(request.user, since, until), "period": period, "since": since,
+        "until": until, "days": (until - since).days + 1, "status": ledger.status(),
         "alerts": sum(1 for t in tables if t["rows"] and t["table"].name != "turnover"),
+    })
+
+
+class ExchangeFilter(forms.Form):
+    kind = forms.ChoiceField(label=gettext_lazy("What"), required=False, choices=[
+        ("", gettext_lazy("Deliveries and orders")), ("delivery", gettext_lazy("Deliveries")),
+        ("order", gettext_lazy("Order events"))])
+    participant = forms.ModelChoiceField(label=gettext_lazy("Participant"), required=False,
+                                         queryset=Participant.objects.none(),
+                                         to_field_name="code")
+    since = forms.DateField(label=gettext_lazy("From"), required=False, widget=date_input())
+    until = forms.DateField(label=gettext_lazy("Until"), required=False, widget=date_input())
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        found = self.fields["participant"]
+        assert isinstance(found, forms.ModelChoiceField)
+        found.queryset = Participant.objects.order_by("name_zh")
+
+
+@dataclass(frozen=True)
+class ExchangeRow:
+    entry: Any
+    label: Any
+    actor_name: str
+    subject_url: str
+    payload: dict[str, Any] | None
+
+
+@login_required
+def exchange_log(request: HttpRequest) -> HttpResponse:
+    """The exchange log (deliveries and order events on the ledger) as the regulator's API
+    serves it, as a page: filterable, sortable, each row a link to its entry."""
+    _require(request, AUDIT_KINDS, _("The exchange log is for regulators, auditors and the "
+                                     "data authority."))
+    form = ExchangeFilter(request.GET or None)
+    data = form.cleaned_data if form.is_bound and form.is_valid() else {}
+
+    def day_start(day: date | None, plus: int = 0) -> datetime | None:
+        return None if day is None else timezone.make_aware(
+            datetime.combine(day + timedelta(days=plus), time.min))
+
+    query = selectors.exchange_log(kind=data.get("kind", ""), since=day_start(
+        data.get("since")), until=day_start(data.get("until"), 1),
+        participant=data.get("participant"))
+    query, chosen = sorted_by(request, query, {"seq": "seq", "kind": "kind"}, "-seq")
+    page, rest = paginate(request, query, 30)
+    shown = list(page.object_list)
+    names = vocabulary.names(e.actor for e in shown)
+    policy = PayloadPolicy(request.user)
+    rows = []
+    for e in shown:
+        readable = hasattr(e, "payload_row") and policy.readable(
+            kind=e.kind, actor=e.actor, subject=e.subject, restricted=e.payload_row.restricted)
+        payload = parse(e.payload_row.data) if readable and e.payload_row.data else None
+        rows.append(ExchangeRow(e, vocabulary.kind_label(e.kind), names.get(e.actor, ""),
+                                vocabulary.subject_url(e.subject),
+                                payload if isinstance(payload, dict) else None))
+    heads = columns(request, chosen, [
+        Column(_("Seq"), "seq", numeric=True), Column(_("Recorded")),
+        Column(_("What happened"), "kind"), Column(_("Actor")), Column(_("About")),
+        Column(_("Rows / amount"), numeric=True)])
+    return render(request, "audit/exchange_log.html", {
+        "section": "regulator", "form": form, "rows": rows, "page": page, "query": rest,
+        "heads": heads,
     })
 
 

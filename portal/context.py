@@ -21,12 +21,17 @@ def portal(request: HttpRequest) -> dict[str, Any]:
     if not user.is_authenticated:
         return {"workflow_nav": [], "role_nav": []}
     kinds = authz.kinds_of(user)
+    # A data subject (an account acting for no participant) files objections and browses
+    # the market; sharing and agreements are between participants.
     workflow = [
         _link("contracts:requests", _("Sharing"), "requests"),
         _link("contracts:agreements", _("Agreements"), "agreements"),
+    ] if kinds else []
+    workflow += [
         _link("contracts:objections", _("Objections"), "objections"),
         _link("catalog:products", _("Market"), "market"),
     ]
+
     roles = []
     if kinds & capabilities.AUDIT_KINDS:
         roles.append(_link("audit:auditor", _("Audit"), "audit"))

@@ -96,7 +96,9 @@ def _tasks() -> list[Task]:
              lambda: _("Sign the agreement"), lambda a: f"{a.code} — {a.operator.name_zh}",
              lambda a: reverse("contracts:agreement", args=[a.code])),
         order(RS.ORDERED, {"sign"}, lambda: _("Sign the contract")),
+        order(RS.CONTRACTED, {"notarise"}, lambda: _("Notarise the contract")),
         order(RS.CONTRACTED, {"deliver"}, lambda: _("Deliver the order")),
+
         order(RS.DELIVERED, {"accept", "dispute"}, lambda: _("Accept or dispute the delivery")),
         order(RS.ACCEPTED, {"settle"}, lambda: _("Record the settlement")),
         order(RS.DISPUTED, {"settle"}, lambda: _("Settle the disputed order")),

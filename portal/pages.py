@@ -20,11 +20,14 @@ from django.core.paginator import Page, Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django_stubs_ext import StrOrPromise
 
+from crypto.canonical import parse
 from kernel.errors import DomainError, InvalidInput, NotFound
 from ledger.models import Entry, LedgerKey
 from policy.actions import available_actions
+from portal import vocabulary
 
 View = Callable[..., HttpResponse]
 
@@ -88,7 +91,7 @@ class Field:
     """An input of an action's small form: ``widget`` is textarea, text or file."""
 
     name: str
-    label: str
+    label: StrOrPromise
     required: bool = True
     widget: str = "textarea"
     initial: str = ""
@@ -109,6 +112,12 @@ class Action:
         return any(f.widget == "file" for f in self.fields)
 
 
+def date_input() -> forms.DateInput:
+    """A browser date picker. Its value must be ISO 8601 (``2026-12-09``) whatever the
+    language: the picker shows it in the reader's own format, and ignores any other."""
+    return forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"})
+
+
 def model_field(form: forms.BaseForm, name: str) -> forms.ModelChoiceField:
     """The form's field ``name``, a choice of model rows (to set its queryset)."""
     found = form.fields[name]
@@ -123,8 +132,10 @@ def choice_field(form: forms.BaseForm, name: str) -> forms.ChoiceField:
     return found
 
 
-def reason_field(label: str | None = None, required: bool = True) -> Field:
-    return Field("reason", label or _("Reason"), required)
+def reason_field(label: StrOrPromise | None = None, required: bool = True) -> Field:
+    """A reason box; its default label is read in the language of the page that shows it
+    (the field may be made once, at import)."""
+    return Field("reason", label or gettext_lazy("Reason"), required)
 
 
 @dataclass(frozen=True)
@@ -164,25 +175,51 @@ def paginate(request: HttpRequest, items: Any, per_page: int = 25) -> tuple[Page
 
 
 @dataclass(frozen=True)
+class Erasure:
+    """The payload of an entry was erased under ``basis`` by entry ``seq``."""
+
+    seq: int
+    basis: str
+
+
+@dataclass(frozen=True)
 class Step:
-    """One ledger entry of an object's timeline."""
+    """One ledger entry of an object's timeline: what happened in words (the machine kind
+    on hover), who did it by name, and whether its payload was erased under the law."""
 
     entry: Entry
     signer: str
+    actor_name: str = ""
+    erased: Erasure | None = None
 
     @property
-    def short_kind(self) -> str:
-        return self.entry.kind.rsplit(".", 1)[-1].replace("_", " ")
+    def label(self) -> StrOrPromise:
+        return vocabulary.kind_label(self.entry.kind)
+
+
+def _erasures(seqs: Iterable[int]) -> dict[int, Erasure]:
+    """Which of these entries had their payload erased, by which entry, under what basis."""
+    subjects = {f"ledger/entry/{seq}": seq for seq in seqs}
+    found = Entry.objects.filter(kind="ledger.payload.redacted", subject__in=subjects)
+    erased = {}
+    for row in found.select_related("payload_row"):
+        basis = str(parse(row.payload_row.data).get("basis", "")) if hasattr(
+            row, "payload_row") else ""
+        erased[subjects[row.subject]] = Erasure(row.seq, basis)
+    return erased
 
 
 def timeline(subjects: Iterable[str]) -> list[Step]:
     """Every ledger entry about any of ``subjects``, in ledger order, with who owns the
-    signing key."""
+    signing key, the actor's name and any erasure of its payload."""
     wanted = [s for s in subjects if s]
     entries = list(Entry.objects.filter(subject__in=wanted).order_by("seq"))
     owners = dict(LedgerKey.objects.filter(key_id__in={e.key_id for e in entries})
                   .values_list("key_id", "name"))
-    return [Step(e, owners.get(e.key_id, "?")) for e in entries]
+    names = vocabulary.names(e.actor for e in entries)
+    erased = _erasures(e.seq for e in entries)
+    return [Step(e, owners.get(e.key_id, "?"), names.get(e.actor, ""), erased.get(e.seq))
+            for e in entries]
 
 
 def person(request: HttpRequest) -> Person:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
@@ -25,9 +26,8 @@ from catalog.models import DataResource, Desensitisation, ProductStatus, Resourc
 from contracts import agreements, common, deadlines, grants, objections, orders, services, sharing
 from contracts.deliveries import MAX_DELIVERY, MAX_DOCUMENT
 from contracts.models import Grant, Objection, OperationAgreement, Order, SharingRequest
-from kernel.errors import NotFound
 from kernel.money import money_text
-from kernel.uploads import read_upload
+from kernel.uploads import read_upload, table_encoding
 from operators import authz, capabilities
 from operators.models import Kind, Participant
 from policy import visibility
@@ -37,6 +37,7 @@ from portal.pages import (
     Field,
     buttons,
     choice_field,
+    date_input,
     dispatch,
     model_field,
     page_view,
@@ -46,25 +47,30 @@ from portal.pages import (
     run,
     timeline,
 )
-
-DATE = forms.DateInput(attrs={"type": "date"})
+from portal.tables import Column, columns, sorted_by
 
 
 def _list(request: HttpRequest, query: Any, states: Any, template: str,
-          section: str, **extra: Any) -> HttpResponse:
+          section: str, heads: list[Column], sorts: dict[str, str],
+          **extra: Any) -> HttpResponse:
+    """A workflow list: filtered by state, sorted by a column (newest first by default),
+    in pages; each row links to its page."""
     state = request.GET.get("state", "")
     if state:
         query = query.filter(state=state)
+    query, chosen = sorted_by(request, query, {"created": "created", **sorts}, "-created")
     page, rest = paginate(request, query, 25)
     return render(request, template, {"section": section, "page": page, "query": rest,
-                                      "states": states, "state": state, **extra})
+                                      "states": states, "state": state,
+                                      "heads": columns(request, chosen, heads), **extra})
 
 
 def _get(query: Any, what: str, **lookup: Any) -> Any:
     found = query.filter(**lookup).first()
     if found is None:
-        raise NotFound(f"no {what} {next(iter(lookup.values()))}")
+        raise visibility.not_found(what, next(iter(lookup.values())))
     return found
+
 
 
 # --- sharing requests ---------------------------------------------------------------------
@@ -72,9 +78,14 @@ def _get(query: Any, what: str, **lookup: Any) -> Any:
 
 @login_required
 def request_list(request: HttpRequest) -> HttpResponse:
-    query = visibility.sharing_requests(request.user).order_by("-created")
+    query = visibility.sharing_requests(request.user)
+    heads = [Column("#", "id", numeric=True), Column(_("Resource"), "resource"),
+             Column(_("Requester"), "requester"), Column(_("Provider")),
+             Column(_("State"), "state"), Column(_("Due"), "due"), Column(_("Filed"), "created")]
     return _list(request, query, SharingRequest.State.choices, "contracts/requests.html",
-                 "requests",
+                 "requests", heads, {"id": "pk", "resource": "resource__name",
+                                     "requester": "requester__name_zh", "state": "state",
+                                     "due": "due"},
                  can_request=capabilities.has_kind(request.user, capabilities.REQUESTER_KINDS))
 
 
@@ -89,8 +100,8 @@ class SharingRequestForm(forms.Form):
     scenario = forms.CharField(label=gettext_lazy("Scenario"), max_length=200)
     legal_basis = forms.CharField(label=gettext_lazy("Legal basis"),
                                   widget=forms.Textarea(attrs={"rows": 2}))
-    period_from = forms.DateField(label=gettext_lazy("From"), widget=DATE)
-    period_until = forms.DateField(label=gettext_lazy("Until"), widget=DATE)
+    period_from = forms.DateField(label=gettext_lazy("From"), widget=date_input())
+    period_until = forms.DateField(label=gettext_lazy("Until"), widget=date_input())
 
     def __init__(self, *args: Any, user: Any, resource: DataResource | None,
                  **kwargs: Any) -> None:
@@ -178,9 +189,13 @@ def request_act(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def agreement_list(request: HttpRequest) -> HttpResponse:
-    query = visibility.agreements(request.user).order_by("-created")
+    query = visibility.agreements(request.user)
+    heads = [Column(_("Code"), "code"), Column(_("Operator"), "operator"),
+             Column(_("Term"), "term"), Column(_("Signatures")), Column(_("State"), "state")]
     return _list(request, query, OperationAgreement.State.choices,
-                 "contracts/agreements.html", "agreements",
+                 "contracts/agreements.html", "agreements", heads,
+                 {"code": "code", "operator": "operator__name_zh", "term": "term_end",
+                  "state": "state"},
                  can_create=capabilities.reviewing_authority(request.user) is not None)
 
 
@@ -198,8 +213,8 @@ class AgreementForm(forms.Form):
                                            widget=forms.Textarea(attrs={"rows": 3}))
     desensitisation_rules = forms.CharField(label=gettext_lazy("Desensitisation rules"),
                                             widget=forms.Textarea(attrs={"rows": 3}))
-    term_start = forms.DateField(label=gettext_lazy("Term starts"), widget=DATE)
-    term_end = forms.DateField(label=gettext_lazy("Term ends"), widget=DATE)
+    term_start = forms.DateField(label=gettext_lazy("Term starts"), widget=date_input())
+    term_end = forms.DateField(label=gettext_lazy("Term ends"), widget=date_input())
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -273,8 +288,14 @@ def agreement_act(request: HttpRequest, code: str) -> HttpResponse:
 
 @login_required
 def grant_list(request: HttpRequest) -> HttpResponse:
-    query = visibility.grants(request.user).order_by("-created")
-    return _list(request, query, Grant.State.choices, "contracts/grants.html", "requests")
+    query = visibility.grants(request.user)
+    heads = [Column("#", "id", numeric=True), Column(_("Resource"), "resource"),
+             Column(_("Grantee"), "grantee"), Column(_("Valid"), "valid_until"),
+             Column(_("From")), Column(_("State"), "state")]
+    return _list(request, query, Grant.State.choices, "contracts/grants.html", "requests",
+                 heads, {"id": "pk", "resource": "resource__name",
+                         "grantee": "grantee__name_zh", "valid_until": "valid_until",
+                         "state": "state"})
 
 
 class DeliveryForm(forms.Form):
@@ -319,13 +340,19 @@ def grant_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST":
         form = DeliveryForm(request.POST, request.FILES, grant=grant)
         if form.is_valid():
-            data = read_upload(form.cleaned_data["data"], MAX_DELIVERY)
+            upload = form.cleaned_data["data"]
+            data = read_upload(upload, MAX_DELIVERY)
             digest = form.cleaned_data["digest"].strip() or None
             if run(request, lambda: services.record_delivery(
                     by=request.user, grant=grant, rows=form.cleaned_data["rows"],
                     desensitisation=form.rules(), data=data,
-                    digest=None if data is not None else digest),
+                    digest=None if data is not None else digest,
+                    data_name=upload.name if upload is not None else ""),
                     _("Delivery recorded on the ledger."), form):
+                encoding = table_encoding(upload.name, data) if upload and data else None
+                if encoding:
+                    messages.info(request, _("The file was read as %(encoding)s.")
+                                  % {"encoding": encoding})
                 return redirect("contracts:grant", pk)
     return render(request, "contracts/grant_detail.html", {
         "section": "requests", "grant": grant, "items": grant.items.all(),
@@ -362,9 +389,13 @@ def grant_act(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def objection_list(request: HttpRequest) -> HttpResponse:
-    query = visibility.objections(request.user).order_by("-created")
+    query = visibility.objections(request.user)
+    heads = [Column("#", "id", numeric=True), Column(_("Resource"), "resource"),
+             Column(_("Ground"), "ground"), Column(_("Filed by")), Column(_("State"), "state"),
+             Column(_("Next deadline"), "created")]
     return _list(request, query, Objection.State.choices, "contracts/objections.html",
-                 "objections")
+                 "objections", heads, {"id": "pk", "resource": "resource__name",
+                                       "ground": "ground", "state": "state"})
 
 
 class GrantChoiceField(forms.ModelChoiceField):
@@ -492,8 +523,15 @@ def objection_act(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def order_list(request: HttpRequest) -> HttpResponse:
-    query = visibility.orders(request.user).order_by("-created")
-    return _list(request, query, Order.State.choices, "contracts/orders.html", "market")
+    query = visibility.orders(request.user)
+    heads = [Column(_("Order"), "code"), Column(_("Product"), "product"),
+             Column(_("Buyer"), "buyer"), Column(_("Seller"), "seller"),
+             Column(_("Amount"), "amount", numeric=True), Column(_("State"), "state"),
+             Column(_("Placed"), "created")]
+    return _list(request, query, Order.State.choices, "contracts/orders.html", "market",
+                 heads, {"code": "code", "product": "product__name",
+                         "buyer": "buyer__name_zh", "seller": "seller__name_zh",
+                         "amount": "amount", "state": "state"})
 
 
 @login_required
@@ -535,6 +573,8 @@ def order_detail(request: HttpRequest, code: str) -> HttpResponse:
     order = _get(visibility.orders(request.user), "order", code=code)
     return render(request, "contracts/order_detail.html", {
         "section": "market", "order": order, "contract_sm3": orders.contract_sm3(order),
+        "contract_text": orders.contract_text(order),
+
         "actions": _order_actions(request, order), "steps": timeline([orders.subject(order)]),
     })
 

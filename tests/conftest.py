@@ -11,6 +11,17 @@ os.environ.setdefault("SHULIAN_DATA_DIR", tempfile.mkdtemp(prefix="shulian-test-
 
 
 @pytest.fixture(autouse=True)
+def english_outside_requests():
+    """Messages read outside a request (services called by a test) are in English, the
+    language the tests' expectations are written in; each request still gets the language
+    its client asks for (LocaleMiddleware), zh-hans by default."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
+
+
+@pytest.fixture(autouse=True)
 def _fresh_process_caches():
     """Each test starts with the process's caches empty (kernel.caches): a row a rolled-back
     test read must not be served to the next one."""
@@ -22,6 +33,7 @@ def _fresh_process_caches():
 
 @pytest.fixture
 def tmp_cwd(tmp_path, monkeypatch):
+
     monkeypatch.chdir(tmp_path)
     return tmp_path
 

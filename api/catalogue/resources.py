@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -38,7 +39,6 @@ from kernel.api import errors, order_by
 from kernel.drf import MultiPartParser, Pagination
 from kernel.errors import NotFound
 from kernel.uploads import read_upload
-from ledger import selectors as ledger_selectors
 from ledger.models import Entry
 from policy import visibility
 
@@ -242,12 +242,8 @@ class VersionListView(ApiListView):
 
 
 def _shows_content(request: Request, resource: DataResource, entry: Entry | None) -> bool:
-    if visibility.sees_restricted(request.user, resource):
-        return True
-    found = ledger_selectors.payload(entry.seq) if entry is not None else None
-    return entry is not None and found is not None and visibility.payload_access(
-        request.user, kind=entry.kind, actor=entry.actor, subject=entry.subject,
-        restricted=found.restricted).readable
+    return visibility.reads_version_content(request.user, resource,
+                                            entry.seq if entry is not None else None)
 
 
 class VersionDetailView(ApiView):
@@ -265,7 +261,9 @@ class VersionDetailView(ApiView):
         version = (resource.versions.filter(number=number).first()
                    if number <= MAX_VERSION else None)
         if version is None:
-            raise NotFound(f"resource {resource.code} has no version {number}")
+            raise NotFound(_("resource %(code)s has no version %(n)s"), code=resource.code,
+                           n=number)
+
         entry = Entry.objects.filter(seq=version.entry_seq).first()
         shows = _shows_content(request, resource, entry)
         tag = f'"{version.digest}-{"full" if shows else "restricted"}"'

@@ -1,12 +1,16 @@
 """The portal's pages: home, inbox, and each part under its own namespace."""
 
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from portal import home
 
 urlpatterns = [
     path("", home.home, name="home"),
     path("healthz", home.healthz, name="healthz"),
+    path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
+
     path("inbox/", home.inbox, name="inbox"),
     path("catalogue/", include("portal.urls.catalog", namespace="catalog")),
     path("workflows/", include("portal.urls.contracts", namespace="contracts")),

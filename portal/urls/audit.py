@@ -8,5 +8,6 @@ urlpatterns = [
     path("runs/<int:pk>/", views.run_status, name="run"),
     path("bundle/", views.bundle, name="bundle"),
     path("regulator/", views.regulator, name="regulator"),
+    path("exchange-log/", views.exchange_log, name="exchange-log"),
     path("regulator/<str:name>.csv", views.regulator_csv, name="regulator-csv"),
 ]

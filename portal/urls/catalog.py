@@ -10,6 +10,8 @@ urlpatterns = [
     path("resources/<str:code>/edit/", views.resource_edit, name="edit"),
     path("resources/<str:code>/act/", views.resource_act, name="act"),
     path("resources/<str:code>/quality/", views.resource_quality, name="quality"),
+    path("resources/<str:code>/versions/<int:number>/", views.resource_version,
+         name="version"),
     path("market/", views.product_list, name="products"),
     path("market/new/", views.product_new, name="product-new"),
     path("market/<str:code>/", views.product_detail, name="product"),

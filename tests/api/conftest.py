@@ -48,7 +48,7 @@ ROLES: dict[str, tuple[str, str] | None] = {
 }
 
 ITEMS = [
-    {"name": "uscc", "data_type": "char(18)", "standard_code": "DE-API-0001",
+    {"name": "uscc", "data_type": "code", "standard_code": "DE-API-0001",
      "authoritative": True, "description": "统一社会信用代码", "sensitivity": 1},
     {"name": "legal_person", "data_type": "string", "sensitivity": 3,
      "personal_information": True, "desensitisation": "mask", "description": "法定代表人"},
@@ -189,7 +189,8 @@ def build_world() -> World:
         if state in ("submitted", "listed"):
             products.submit_product(by=maker, product=product)
         if state == "listed":
-            products.review_product(by=reviewer, product=product, action="list")
+            products.review_product(by=reviewer, product=product, action="list",
+                                    reason="试点产品，合规认证在办")
     return world
 
 
@@ -231,15 +232,17 @@ class Api:
     def __init__(self, world: World) -> None:
         self.world = world
 
-    def as_(self, role: str | None) -> APIClient:
-        client = APIClient()
+    def as_(self, role: str | None, language: str = "en") -> APIClient:
+        """A client in ``language`` (English: what the expectations are written in)."""
+        client = APIClient(HTTP_ACCEPT_LANGUAGE=language)
         if role is not None:
             client.credentials(HTTP_AUTHORIZATION=f"Token {self.world.tokens[role]}")
         return client
 
     @property
     def anon(self) -> APIClient:
-        return APIClient()
+        return APIClient(HTTP_ACCEPT_LANGUAGE="en")
+
 
 
 @pytest.fixture

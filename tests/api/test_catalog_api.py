@@ -56,7 +56,7 @@ def new_resource(**overrides: Any) -> dict[str, Any]:
     body = {"code": "RS-NEW", "category": "B01", "name": "新目录", "grade": "general",
             "sensitivity": 2, "sharing": "unconditional", "opening": "open",
             "update_frequency": "monthly",
-            "items": [{"name": "id", "data_type": "int"},
+            "items": [{"name": "id", "data_type": "integer"},
                       {"name": "note", "data_type": "text", "description": "备注"}]}
     body.update(overrides)
     return body
@@ -80,7 +80,7 @@ def test_categories(api: Api) -> None:
 
 @pytest.mark.parametrize(("role", "expected"), [
     (None, ["RS-B", "RS-OPEN"]),
-    ("outsider", ["RS-B", "RS-OPEN"]),
+    ("outsider", ["RS-B", "RS-COND", "RS-OPEN"]),  # a data subject sees it, to object
     ("applicant", ["RS-B", "RS-OPEN"]),
     ("merchant", ["RS-B", "RS-COND", "RS-OPEN"]),
     ("provider", ["RS-B", "RS-CLOSED", "RS-COND", "RS-DRAFT", "RS-OPEN"]),
@@ -197,13 +197,13 @@ def test_create_a_draft(api: Api) -> None:
     ({"sharing": "conditional"}, "sharing_basis"),
     ({"opening": 3}, "opening"), ({"update_frequency": "hourly"}, "update_frequency"),
     ({"items": "id"}, "items"), ({"items": [{"name": "a"}]}, "items[0].data_type"),
-    ({"items": [{"name": "a", "data_type": "t"}, {"name": "a", "data_type": "t"}]},
+    ({"items": [{"name": "a", "data_type": "string"}, {"name": "a", "data_type": "string"}]},
      "items[1].name"),
-    ({"items": [{"name": "a", "data_type": "t", "authoritative": True}]},
+    ({"items": [{"name": "a", "data_type": "string", "authoritative": True}]},
      "items[0].standard_code"),
-    ({"items": [{"name": "a", "data_type": "t", "authoritative": True,
+    ({"items": [{"name": "a", "data_type": "string", "authoritative": True,
                  "standard_code": "DE-API-0001"}]}, "items[0].standard_code"),
-    ({"items": [{"name": "a", "data_type": "t", "desensitisation": "shred"}]},
+    ({"items": [{"name": "a", "data_type": "string", "desensitisation": "shred"}]},
      "items[0].desensitisation"),
     ({"description": "a\x00b"}, "description"),
 ])
@@ -215,7 +215,7 @@ def test_create_names_each_bad_field(api: Api, overrides: dict[str, Any], field:
 
 
 def test_one_source_conflict_says_who_holds_it(api: Api) -> None:
-    item = {"name": "a", "data_type": "t", "authoritative": True,
+    item = {"name": "a", "data_type": "string", "authoritative": True,
             "standard_code": "DE-API-0001"}
     response = api.as_("provider_b").post(R, new_resource(items=[item]), format="json")
     reason = error_fields(response)["items[0].standard_code"][0]
@@ -275,7 +275,7 @@ def test_revising_a_draft_appends_nothing(api: Api) -> None:
     before = entries()
     response = api.as_("provider").post(f"{R}RS-DRAFT/revise/",
                                         {"name": "改名", "items": [{"name": "z",
-                                                                   "data_type": "int"}]},
+                                                                   "data_type": "integer"}]},
                                         format="json")
     assert response.status_code == 200 and response.json()["entry"] is None
     assert response.json()["name"] == "改名"
@@ -286,7 +286,7 @@ def test_revising_a_draft_appends_nothing(api: Api) -> None:
 @pytest.mark.parametrize(("body", "field"), [
     ({}, "non_field_errors"), ({"grade": "x"}, "grade"), ({"sensitivity": 0}, "sensitivity"),
     ({"code": "RS-OTHER"}, "code"), ({"sharing": "not_shareable"}, "sharing_basis"),
-    ({"items": [{"name": "", "data_type": "t"}]}, "items[0].name"),
+    ({"items": [{"name": "", "data_type": "string"}]}, "items[0].name"),
 ])
 def test_revise_names_each_bad_field(api: Api, body: dict[str, Any], field: str) -> None:
     before = entries()
@@ -578,8 +578,13 @@ def test_the_product_life_cycle(api: Api) -> None:
     assert authority.post(f"{D}DP-DRAFT/list/", {}, format="json").status_code == 409
 
     assert owner.post(f"{D}DP-DRAFT/submit/").status_code == 200
-    listed = authority.post(f"{D}DP-DRAFT/list/", {}, format="json")
+    # no compliance certificate yet: listed only with the reason why
+    unreasoned = authority.post(f"{D}DP-DRAFT/list/", {}, format="json")
+    assert unreasoned.status_code == 400 and "reason" in error_fields(unreasoned)
+    listed = authority.post(f"{D}DP-DRAFT/list/", {"reason": "试点产品，合规认证在办"},
+                            format="json")
     assert listed.status_code == 200 and listed.json()["status"] == "listed"
+    assert listed.json()["review_reason"] == "试点产品，合规认证在办"
     assert_entry(listed.json(), "catalog.product.listed", actor=reviewer)
     assert "DP-DRAFT" in codes(api.anon.get(f"{C}listings/"))
 
@@ -658,7 +663,7 @@ MATRIX: dict[str, tuple[str, Any, str, dict[str | None, int]]] = {
                          {"provider": 200, "provider_staff": 200}),
     "withdraw conditional": (f"{R}RS-COND/withdraw/", {"reason": "x"}, "json",
                              {"provider": 200, "provider_staff": 200, "applicant": 404,
-                              "outsider": 404}),
+                              "outsider": 403}),
     "add quality rule": (f"{R}RS-OPEN/quality/rules/",
                          {"item": "capital", "check": "not_null"}, "json",
                          {"provider": 201, "provider_staff": 201}),
@@ -671,7 +676,7 @@ MATRIX: dict[str, tuple[str, Any, str, dict[str | None, int]]] = {
                              {"operator": 200, "provider": 404, "provider_staff": 404,
                               "provider_b": 404, "merchant": 404, "applicant": 404,
                               "certifier": 404, "valuer": 404, "outsider": 404}),
-    "list submitted product": (f"{D}DP-SUBMITTED/list/", {}, "json",
+    "list submitted product": (f"{D}DP-SUBMITTED/list/", {"reason": "试点"}, "json",
                                {"authority": 200, "provider": 404, "provider_staff": 404,
                                 "provider_b": 404, "merchant": 404, "applicant": 404,
                                 "outsider": 404}),

@@ -1,5 +1,7 @@
 """Every command of the README's "For auditors" section runs, as written, against a real
-bundle: the docs cannot rot."""
+bundle: the docs cannot rot. "As written" means in a directory laid out like the clone (its
+``.venv`` and ``manage.py``), with nothing added to PATH and no venv activated, as a new user
+types them after ``scripts/run``."""
 
 from __future__ import annotations
 
@@ -21,11 +23,29 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 MARK = "<!-- auditor-check -->"
 
 
-def auditor_blocks() -> list[str]:
+SERVER_MARK = "<!-- server-check -->"
+REPO_ROOT = README.parent
+
+
+def blocks_marked(mark: str) -> list[str]:
     text = README.read_text(encoding="utf-8")
-    blocks = re.findall(re.escape(MARK) + r"\s*```sh\n(.*?)```", text, flags=re.S)
+    return re.findall(re.escape(mark) + r"\s*```sh\n(.*?)```", text, flags=re.S)
+
+
+def auditor_blocks() -> list[str]:
+    blocks = blocks_marked(MARK)
     assert len(blocks) == 2, "the README lost its auditor-check blocks"
     return blocks
+
+
+def like_the_clone(folder: Path) -> None:
+    """``folder`` gets what the clone has where the README's commands look: ``.venv`` (the
+    interpreter running these tests) and ``manage.py``."""
+    venv = Path(sys.prefix)
+    if not (folder / ".venv").exists():
+        (folder / ".venv").symlink_to(venv, target_is_directory=True)
+    if not (folder / "manage.py").exists():
+        (folder / "manage.py").symlink_to(REPO_ROOT / "manage.py")
 
 
 @pytest.fixture
@@ -54,10 +74,16 @@ def expected(bundle_dir: Path) -> dict[str, str]:
     return json.loads((bundle_dir / "expected.json").read_text())
 
 
-def run_block(block: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
-    return subprocess.run(["bash", "-euo", "pipefail", "-c", block], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=300)
+def run_block(block: str, cwd: Path,
+              env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the block as a user would: PATH without the venv, no VIRTUAL_ENV."""
+    like_the_clone(cwd)
+    venv_bin = str(Path(sys.executable).parent)
+    path = ":".join(p for p in os.environ["PATH"].split(":") if p != venv_bin)
+    base = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+    return subprocess.run(["bash", "-euo", "pipefail", "-c", block], cwd=cwd,
+                          env={**base, **(env or {}), "PATH": path}, capture_output=True,
+                          text=True, timeout=300)
 
 
 def test_offline_commands_of_the_readme_accept_the_bundle(bundle_dir: Path) -> None:
@@ -70,6 +96,7 @@ def test_offline_commands_of_the_readme_accept_the_bundle(bundle_dir: Path) -> N
 def test_openssl_commands_of_the_readme_verify_an_entry_its_payload_and_a_checkpoint(
     bundle_dir: Path,
 ) -> None:
+    assert run_block(auditor_blocks()[0], bundle_dir).returncode == 0  # step 2 comes first
     done = run_block(auditor_blocks()[1], bundle_dir)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.count("Signature Verified Successfully") == 2
@@ -77,7 +104,11 @@ def test_openssl_commands_of_the_readme_verify_an_entry_its_payload_and_a_checkp
     assert f"SM3(stdin)= {found['leaf']}" in done.stdout
     assert f"SM3(stdin)= {found['commitment']}\nstatement.payload = {found['commitment']}\n" \
         in done.stdout
-    assert done.stdout.endswith(f"SM3(stdin)= {found['anchor']}\n")
+    assert f"SM3(stdin)= {found['anchor']}\n" in done.stdout
+    # check-proof with the ledger key found by hand checks the checkpoint's signature too.
+    assert done.stdout.rstrip().endswith("with root " + json.loads(
+        (bundle_dir / "proof.json").read_text())["root"])
+    assert "NOT checked" not in done.stdout.split(found["anchor"])[-1]
 
 
 def test_the_by_hand_check_fails_for_a_tampered_statement(bundle_dir: Path) -> None:
@@ -95,8 +126,61 @@ def test_the_by_hand_commitment_differs_for_a_tampered_payload(bundle_dir: Path)
         "tail -n 1 bundle/payloads.jsonl > payload.line",
         "tail -n 1 bundle/payloads.jsonl | sed 's/\"n\":5/\"n\":6/' > payload.line", 1)
     assert block != auditor_blocks()[1]
+    assert run_block(auditor_blocks()[0], bundle_dir).returncode == 0
     done = run_block(block, bundle_dir)
     assert done.returncode == 0, done.stdout + done.stderr
     commitment = expected(bundle_dir)["commitment"]
     assert f"statement.payload = {commitment}" in done.stdout
     assert f"SM3(stdin)= {commitment}" not in done.stdout
+
+
+def test_the_offline_commands_run_without_an_activated_venv(bundle_dir: Path) -> None:
+    """The README's own words: nothing on PATH from the venv, and yet the commands work
+    (``python -m audit.offline`` alone would fail with "No module named 'audit'")."""
+    done = run_block("python3 -c 'import audit' 2>/dev/null || echo no-audit-on-plain-python",
+                     bundle_dir)
+    assert "no-audit-on-plain-python" in done.stdout or done.returncode == 0
+    assert run_block(auditor_blocks()[0], bundle_dir).returncode == 0
+
+
+def test_the_portal_download_is_named_as_the_readme_says() -> None:
+    text = README.read_text(encoding="utf-8")
+    assert "*Audit → Download bundle* saves `bundle.zip`" in text
+    source = (REPO_ROOT / "portal" / "audit.py").read_text(encoding="utf-8")
+    assert 'name = "bundle.zip"' in source
+
+
+def test_every_check_proof_option_is_documented() -> None:
+    from audit.offline import _parser
+
+    text = README.read_text(encoding="utf-8")
+    commands = _parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    for name, command in commands.items():
+        for action in command._actions:
+            for option in action.option_strings:
+                if option not in ("-h", "--help"):
+                    assert f"{option}" in text, f"{name} {option} is not in the README"
+
+
+def test_the_server_commands_run_as_written_with_the_servers_data_directory(
+        tmp_path: Path, committed_db: None) -> None:
+    """``verify_ledger`` and ``export_bundle`` as the README writes them, in the clone, over
+    the server's database and data directory (here: the test's), with the demo loaded."""
+    from django.conf import settings
+    from django.db import connection, connections
+
+    from demo import loader as demo
+    from tests.browser.conftest import database_url
+
+    for _line in demo.load():
+        pass
+    url = database_url(connection.settings_dict)
+    connections.close_all()
+    (block,) = blocks_marked(SERVER_MARK)
+    env = {"DATABASE_URL": url, "SHULIAN_DATA_DIR": str(settings.DATA_DIR),
+           "DJANGO_SETTINGS_MODULE": "config.settings"}
+    done = run_block(block, tmp_path, env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (tmp_path / "bundle.zip").exists()
+    checked = run_block(auditor_blocks()[0], tmp_path)
+    assert checked.returncode == 0, checked.stdout + checked.stderr

@@ -33,6 +33,18 @@ CHROMIUM_ARGS = [
 ]
 SHOTS_DIR = REPO_ROOT / "test-artifacts" / "browser"
 SERVER_START_SECONDS = 60
+# axe-core (tests/browser/vendor/README.md), injected into every page of a context as an
+# init script: through the DevTools protocol, so no Content-Security-Policy blocks it.
+AXE = Path(__file__).with_name("vendor") / "axe-4.14.1.min.js"
+AXE_RULES = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+AXE_RUN = """async (tags) => {
+  const result = await axe.run(document, {runOnly: {type: "tag", values: tags},
+                                          resultTypes: ["violations"]});
+  return result.violations.filter(v => v.impact === "serious" || v.impact === "critical")
+    .map(v => ({id: v.id, impact: v.impact, help: v.help,
+                nodes: v.nodes.slice(0, 3).map(n => n.target.join(" "))}));
+}"""
+VIEWPORTS = {"desktop": {"width": 1366, "height": 768}, "phone": {"width": 390, "height": 844}}
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -166,23 +178,54 @@ def browser(portal: str, chromium: Path) -> Iterator[Any]:
             launched.close()
 
 
+def accessibility_problems(page: Any) -> list[dict[str, Any]]:
+    """The page's serious and critical axe-core violations (WCAG 2.1 A and AA)."""
+    found: list[dict[str, Any]] = page.evaluate(AXE_RUN, AXE_RULES)
+    return found
+
+
+def overflow(page: Any) -> int:
+    """How many pixels the page is wider than the window (0: no sideways scrolling)."""
+    return int(page.evaluate(
+        "() => document.documentElement.scrollWidth - window.innerWidth"))
+
+
+def new_person_context(browser: Any, base_url: str, *, viewport: str = "desktop",
+                       locale: str = "zh-CN") -> Any:
+    context = browser.new_context(base_url=base_url, locale=locale,
+                                  viewport=VIEWPORTS[viewport], accept_downloads=True)
+    context.add_init_script(path=str(AXE))
+    return context
+
+
 class Screenshots:
-    """Numbered full-page screenshots under test-artifacts/browser/."""
+    """Numbered full-page screenshots under test-artifacts/browser/<folder>/, each page
+    also checked with axe-core and for sideways overflow; ``problems`` collects what
+    was found, for the test to assert at its end."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.taken: list[Path] = []
+        self.problems: list[str] = []
         folder.mkdir(parents=True, exist_ok=True)
         for old in folder.glob("*.png"):
             old.unlink()
 
     def __call__(self, page: Any, name: str) -> Path:
+        page.wait_for_load_state("load")
         path = self.folder / f"{len(self.taken) + 1:02d}-{name}.png"
         page.screenshot(path=str(path), full_page=True)
         self.taken.append(path)
+        for violation in accessibility_problems(page):
+            self.problems.append(f"{name} ({page.url}): axe {violation['impact']} "
+                                 f"{violation['id']}: {violation['help']} "
+                                 f"{violation['nodes']}")
+        wider = overflow(page)
+        if wider > 0:
+            self.problems.append(f"{name} ({page.url}): {wider}px wider than the window")
         return path
 
 
 @pytest.fixture
 def shots() -> Screenshots:
-    return Screenshots(SHOTS_DIR)
+    return Screenshots(SHOTS_DIR / "story")

@@ -166,3 +166,13 @@ def test_products_follow_the_grants(world):
     size = Entry.objects.count()
     assert all(line.startswith("  exists") for line in catalog_demo.load_products())
     assert Entry.objects.count() == size
+
+
+def test_no_demo_request_or_objection_was_filed_after_its_deadline(world):
+    from contracts.models import Objection, SharingRequest
+
+    for request in SharingRequest.objects.exclude(due=None):
+        assert request.created < request.due, request.pk
+    for objection in Objection.objects.all():
+        assert objection.created < objection.accept_due, objection.pk
+        assert objection.resolve_due is None or objection.created < objection.resolve_due

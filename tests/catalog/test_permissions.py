@@ -92,7 +92,10 @@ def sees_resource(role: str, state: str, opening: str) -> bool:
         return False
     if opening == "open" or role in GRANTED:
         return True
-    return opening == "conditional" and role in ADMITTED
+    # A data subject (signed in, acting for no participant) sees conditionally open
+    # metadata too, so that they can object to what it holds about them.
+    return opening == "conditional" and (role in ADMITTED or role == "outsider")
+
 
 
 def sees_restricted(role: str, state: str) -> bool:

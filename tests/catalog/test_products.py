@@ -236,3 +236,24 @@ def test_bad_certificates_are_refused(world, service, changes, error, field):
     if field:
         assert info.value.field == field
     assert Certificate.objects.count() == count and ledger_size() == size
+
+
+def test_an_uncertified_product_is_listed_only_with_the_reason_why(world):
+    target = product(S.SUBMITTED, code="PR-UNCERT")
+    size = ledger_size()
+    with pytest.raises(InvalidInput) as refused:
+        products.review_product(by=reviewer(), product=target, action="list")
+    assert refused.value.field == "reason" and "compliance certificate" in refused.value.reason
+    assert ledger_size() == size and row(target)["status"] == S.SUBMITTED
+    listed = products.review_product(by=reviewer(), product=target, action="list",
+                                     reason="试点产品，合规认证在办")
+    assert listed.status == S.LISTED and listed.review_reason == "试点产品，合规认证在办"
+
+
+def test_a_certified_product_is_listed_without_a_reason(world):
+    target = product(S.SUBMITTED, code="PR-CERT")
+    products.attach_certificate(by=person("certification-admin"), product=target,
+                                kind="certification", document_name="报告.pdf",
+                                document=b"report")
+    assert products.review_product(by=reviewer(), product=target,
+                                   action="list").status == S.LISTED

@@ -46,6 +46,8 @@ ROWS = [
 # (rows passed, pass rate in basis points, meets its threshold), in rule order.
 EXPECTED = [(3, 7500, True), (3, 7500, False), (1, 2500, False), (2, 5000, True),
             (3, 7500, False), (2, 5000, False)]
+# The rows (1 = the first data row) each rule fails, read off ROWS by hand.
+FAILING = [[3], [3], [1, 3, 4], [2, 3], [3], [3, 4]]
 
 
 def csv_of(rows: list[dict]) -> bytes:
@@ -99,12 +101,13 @@ def test_each_rule_over_a_sample(world, kind):
     check = run(sample, f"licences.{kind}")
     assert [(r["item"], r["check"]) for r in check.results] == [(i, c) for i, c, _, _ in RULES]
     assert summary(check) == EXPECTED
+    assert [r["failing_rows"] for r in check.results] == FAILING
     assert check.rows == 4 and not check.passed
     payload = one_entry(size, kind="catalog.quality.checked", actor=world,
                         subject="catalog/resource/MS-ENTITIES")
     assert payload == {"resource": "MS-ENTITIES", "version": 1, "sample": f"licences.{kind}",
-                       "sample_sm3": sm3_hex(sample), "rows": 4, "results": check.results,
-                       "passed": False}
+                       "sample_sm3": sm3_hex(sample), "encoding": "UTF-8", "rows": 4,
+                       "results": check.results, "passed": False}
     assert check.entry_seq == size and check.sample_digest == sm3_hex(sample)
     assert target().quality_failing
 
@@ -160,7 +163,7 @@ def test_results_of_resources_not_open_are_withheld_on_export(world):
         ("sample.json", b"{not json", "is not valid JSON"),
         ("sample.json", b'{"code": "A"}', "array of objects"),
         ("sample.json", b"[1, 2]", "array of objects"),
-        ("sample.csv", "code\n数据".encode("gb18030"), "must be UTF-8"),
+        ("sample.csv", bytes(range(128, 256)) * 4, "is not text in UTF-8, GB18030"),
         ("sample.csv", b"code,capital\n", "has no rows"),
         ("sample.json", b"[]", "has no rows"),
     ],
@@ -174,7 +177,58 @@ def test_bad_samples_are_refused(world, name, sample, reason):
     assert not target().quality_failing
 
 
+ENCODED = {
+    "UTF-8": lambda text: text.encode("utf-8"),
+    "UTF-8 (BOM)": lambda text: text.encode("utf-8-sig"),
+    "GB18030": lambda text: text.encode("gb18030"),
+    "UTF-16": lambda text: text.encode("utf-16"),
+}
+
+
+@pytest.mark.parametrize("encoding", sorted(ENCODED))
+def test_samples_from_chinese_office_software_read_in_their_own_encoding(world, encoding):
+    """Excel on Chinese Windows and most government systems export GBK/GB18030 or UTF-16:
+    the same table gives the same results whatever it was saved as, and says how it was
+    read."""
+    check = run(ENCODED[encoding](csv_of(ROWS).decode("utf-8")))
+    assert check.sample_encoding == encoding
+    assert summary(check) == EXPECTED
+    assert [r["failing_rows"] for r in check.results] == FAILING
+
+
+def test_a_gbk_export_with_only_chinese_values_is_read_as_gb18030(world):
+    text = "code,capital,status,updated\n" + "".join(
+        f"{A},{n},存续,{TODAY}\n" for n in range(3)) + f"{B},1,吊销,{TODAY}\n"
+    check = run(text.encode("gbk"))
+    assert check.sample_encoding == "GB18030" and check.rows == 4
+    status = next(r for r in check.results if r["check"] == "enumeration")
+    assert status["rows_passed"] == 4
+
+
+def test_rules_are_edited_and_removed_checked_as_new_ones(world):
+    rule = QualityRule.objects.get(item__resource=target(), rule="range")
+    quality.update_rule(by=admin(), resource=target(), rule_id=rule.pk, item_name="capital",
+                        check="range", parameters={"min": -10}, threshold=75)
+    rule.refresh_from_db()
+    assert (rule.parameters, rule.threshold) == ({"min": -10}, 75)
+    with pytest.raises(InvalidInput) as info:
+        quality.update_rule(by=admin(), resource=target(), rule_id=rule.pk,
+                            item_name="capital", check="pattern", parameters={})
+    assert info.value.field == "parameters"
+    rule.refresh_from_db()
+    assert rule.rule == "range"
+    other = get_user_model().objects.get(username="tr-admin")
+    with pytest.raises(NotPermitted):
+        quality.remove_rule(by=other, resource=target(), rule_id=rule.pk)
+    quality.remove_rule(by=admin(), resource=target(), rule_id=rule.pk)
+    assert not QualityRule.objects.filter(pk=rule.pk).exists()
+    with pytest.raises(InvalidInput) as info:
+        quality.remove_rule(by=admin(), resource=target(), rule_id=rule.pk)
+    assert info.value.field == "rule"
+
+
 def test_a_resource_without_rules_cannot_be_checked(world):
+
     QualityRule.objects.filter(item__resource=target()).delete()
     size = ledger_size()
     with pytest.raises(InvalidInput) as info:

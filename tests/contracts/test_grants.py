@@ -3,6 +3,7 @@ delivery; permissions follow the grants at once."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -184,3 +185,24 @@ def test_a_grant_not_yet_valid_refuses_deliveries(world: w.World, clock) -> None
     refused(IllegalTransition, lambda: deliver(world, grant), match="valid only from")
     clock.set(now() + timedelta(days=11))
     deliver(world, grant)
+
+
+TABLE = "licence_no,issued_on\n榕市监许〔2026〕1号,2026-03-01\n榕市监许〔2026〕2号,2026-03-02\n"
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "gb18030", "utf-16"])
+def test_the_row_count_of_a_delivered_table_is_checked_against_the_file(
+        world: w.World, encoding: str) -> None:
+    grant = granted(world)
+    data = TABLE.encode(encoding)
+    error = refused(InvalidInput, lambda: deliver(world, grant, rows=120, data=data,
+                                                  data_name="licences.csv"))
+    assert error.field == "rows" and "holds 2 rows, not 120" in error.reason  # type: ignore[attr-defined]
+    assert deliver(world, grant, rows=2, data=data, data_name="licences.csv").rows == 2
+    as_json = json.dumps([{"licence_no": "1"}] * 3).encode()
+    refused(InvalidInput, lambda: deliver(world, grant, rows=2, data=as_json,
+                                          data_name="licences.json"))
+    assert deliver(world, grant, rows=3, data=as_json, data_name="rows.json").rows == 3
+    # A file that is no table (an archive, say) cannot be counted: the claim stands.
+    assert deliver(world, grant, rows=5000, data=b"PK\x03\x04...",
+                   data_name="export.zip").rows == 5000

@@ -21,7 +21,7 @@ from django.test.utils import CaptureQueriesContext
 
 from contracts import objections, sharing, usage
 from contracts.models import Grant
-from kernel.errors import NotFound
+from kernel.errors import NotPermitted
 from ledger import services as ledger
 from ledger.models import Entry, Pending
 from tests.contracts import world as w
@@ -125,13 +125,14 @@ def test_a_transition_takes_at_most_six_statements(world: w.World, name: str) ->
 
 def test_outside_a_scope_memberships_are_read_afresh(world: w.World) -> None:
     """The cache lives as long as one request or one service call: a membership ended
-    between two calls is seen by the second (the conditionally open resource is no longer
-    visible to the former member)."""
+    between two calls is seen by the second (the former member can no longer request data
+    for the merchant; like any signed-in person, a data subject, it may still object)."""
     from operators import authz
     from operators.models import Membership
 
     assert authz.is_member(world.merchant_user, world.merchant)
     Membership.objects.filter(user=world.merchant_user, participant=world.merchant).delete()
     assert not authz.is_member(world.merchant_user, world.merchant)
-    with pytest.raises(NotFound, match="no resource"):
-        file_objection(world)()
+    with pytest.raises(NotPermitted):
+        request_sharing(world)()
+    assert file_objection(world)().filer == world.merchant_user

@@ -143,7 +143,8 @@ def listed_product(world: World, owner: Participant, owner_user: User,
     product = products.create_product(by=owner_user, code=f"P-{next(_serial)}", name="产品",
                                      resources=[world.unconditional], price=price)
     products.submit_product(by=owner_user, product=product)
-    return products.review_product(by=world.authority_user, product=product, action="list")
+    return products.review_product(by=world.authority_user, product=product, action="list",
+                                   reason="试点产品，合规认证在办")
 
 
 # --- what was written ----------------------------------------------------------------------

@@ -435,7 +435,7 @@ def test_register_witness_refuses_a_bad_or_taken_name():
     before = written()
     for name, words in (("two words", "one word"), ("a+b", "one word"),
                         (services.origin(), "the ledger's own name"),
-                        ("witness-finance", "already the witness name of 'dept.finance'")):
+                        ("witness-finance", "already the witness name of dept.finance")):
         with pytest.raises(KeyRefused) as info:
             services.register_witness(name=name, pem=PrivateKey.generate().public_key.pem,
                                       owner_code="dept.transport")

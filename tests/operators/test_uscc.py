@@ -84,10 +84,10 @@ INVALID = {
     "punctuation": ("91350100-M000100Y4", "not allowed in a USCC: -"),
     "division with a letter": (with_check("9135A100M000100Y4"), "administrative division"),
     "wrong check character": ("91350100M000100Y44",
-                              "check character is 4, GB 32100-2015 gives 3"),
+                              "the check character (the 18th) does not fit"),
     "wrong organisation check character": (
         with_check("91350100M000100Y5"),
-        "organisation code check character (9th of M000100Y5) should be 4",
+        "the organisation code M000100Y5 (characters 9-17) fails its GB 11714",
     ),
 }
 for letter in FORBIDDEN:
@@ -107,8 +107,22 @@ def test_invalid_codes_name_the_reason(case):
 def test_a_wrong_organisation_check_is_caught_even_when_the_final_check_fits():
     code = with_check("91350100M000100Y5")
     assert code[17] == uscc.check_character(code[:17])
-    with pytest.raises(uscc.USCCError, match="organisation code check character"):
+    with pytest.raises(uscc.USCCError, match="fails its GB 11714 check character"):
         uscc.validate(code)
+
+
+def test_an_error_never_gives_away_the_check_character_the_code_should_have() -> None:
+    """Every wrong final character gets the very same message, so it cannot carry the
+    right one."""
+    right = uscc.make("91", "350100", "M000100Y")
+    said = set()
+    for wrong in (c for c in uscc.ALPHABET if c != right[17]):
+        with pytest.raises(uscc.USCCError) as info:
+            uscc.validate(right[:17] + wrong)
+        said.add(str(info.value))
+    assert len(said) == 1
+
+
 
 
 @pytest.mark.django_db

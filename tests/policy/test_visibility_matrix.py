@@ -98,7 +98,7 @@ def cases(w: World) -> list[Case]:
                           f"catalog/resource/{code}", frozenset(sees), frozenset(reads)))
 
     resource("open", EVERYONE, EVERYONE)
-    resource("conditional", ADMITTED, OVERSIGHT | {"provider", "operator"})
+    resource("conditional", ADMITTED | {"citizen"}, OVERSIGHT | {"provider", "operator"})
     resource("closed", OVERSIGHT | {"provider2"}, OVERSIGHT | {"provider2"})
     code = w.product.code
     found.append(Case("listed product", f"/api/v1/catalog/products/{code}/",

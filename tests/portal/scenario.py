@@ -185,7 +185,7 @@ def _market(world: World) -> None:
                                      price="1250.00", description="基于企业登记信息的信用评估")
     products.submit_product(by=operator, product=product)
     world.product = products.review_product(by=world.users["authority"], product=product,
-                                           action="list")
+                                           action="list", reason="试点产品，合规认证在办")
     merchant = world.users["merchant"]
     done = contracts.place_order(by=merchant, product=world.product)
     contracts.sign_order(by=merchant, order=done)

@@ -115,10 +115,13 @@ def _detail_urls(world: World) -> dict[str, str]:
 
 DETAIL_ACCESS = {
     # page: users who see it (200); others in the list get 404 (or 403 for managers' pages)
-    "resource": ({"provider", "authority", "regulator", "merchant", "operator"},
-                 {"citizen": 404}),
-    "quality": ({"provider"}, {"provider2": 403, "citizen": 404}),
-    "edit": ({"provider"}, {"operator": 403, "citizen": 404}),
+    # A data subject sees a conditionally open resource's page (to object to it), not
+    # the pages that manage it.
+    "resource": ({"provider", "authority", "regulator", "merchant", "operator", "citizen"},
+                 {}),
+    "quality": ({"provider"}, {"provider2": 403, "citizen": 403}),
+    "edit": ({"provider"}, {"operator": 403, "citizen": 403}),
+
     "product": ({"operator", "merchant", "citizen", "authority"}, {}),
     "request": ({"provider", "provider2", "authority", "regulator"},
                 {"operator": 404, "merchant": 404, "citizen": 404}),
@@ -240,7 +243,7 @@ def test_request_form_shows_field_errors(world: World) -> None:
         "resource": resource.code, "purpose": "x", "scenario": "y", "legal_basis": "z",
         "period_from": "2026-01-10", "period_until": "2026-01-01"})
     assert response.status_code == 200
-    assert "is before period_from" in text(response)
+    assert "is before the start of the period" in text(response)
 
 
 @pytest.mark.django_db
@@ -305,13 +308,37 @@ def test_provider_records_a_delivery_under_a_grant(world: World) -> None:
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("encoding, shown", [("gbk", "GB18030"), ("utf-16", "UTF-16"),
+                                             ("utf-8-sig", "UTF-8 (BOM)")])
+def test_a_delivered_table_is_counted_in_its_encoding_and_the_encoding_is_shown(
+        world: World, encoding: str, shown: str) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    grant = world.grants["agreement"]
+    c = client(world, "provider")
+    table = "统一社会信用代码,企业名称\n91350100MA2Y0001X9,数字榕城\n91350100MA2Y00079H,福建数据\n"
+    rules = {"rule_统一社会信用代码": "none", "rule_企业名称": "none", "rule_法定代表人": "mask"}
+
+    def deliver(rows: int) -> Any:
+        upload = SimpleUploadedFile("交付.csv", table.encode(encoding), "text/csv")
+        return c.post(f"/workflows/grants/{grant.pk}/", {"rows": str(rows), "data": upload,
+                                                          **rules}, follow=True)
+
+    wrong = text(deliver(3))
+    assert "holds 2 rows, not 3" in wrong and not grant.deliveries.exists()
+    done = text(deliver(2))
+    assert f"The file was read as {shown}." in done
+    assert grant.deliveries.get().rows == 2
+
+
+@pytest.mark.django_db
 def test_delivery_form_shows_the_services_refusal(world: World) -> None:
     grant = world.grants["agreement"]
     response = client(world, "provider").post(f"/workflows/grants/{grant.pk}/", {
         "rows": "10", "digest": "a" * 64, "rule_统一社会信用代码": "none",
         "rule_企业名称": "none", "rule_法定代表人": "none"})
     assert response.status_code == 200
-    assert "the catalogue requires mask" in text(response)
+    assert "the catalogue requires “mask” for this item" in text(response)
     assert not grant.deliveries.exists()
 
 
@@ -349,15 +376,23 @@ def test_provider_creates_and_publishes_a_resource(world: World) -> None:
     fields = {"code": "350100-SCJG-0099", "name": "新资源", "category": "B01",
               "grade": "general", "sensitivity": "1", "sharing": "conditional",
               "sharing_basis": "", "opening": "open", "update_frequency": "daily",
-              "items-TOTAL_FORMS": "3", "items-INITIAL_FORMS": "0",
+              "items-TOTAL_FORMS": "1", "items-INITIAL_FORMS": "0",
               "items-0-name": "字段一", "items-0-data_type": "string",
-              "items-0-sensitivity": "1", "items-0-desensitisation": "none",
-              "items-1-sensitivity": "1", "items-1-desensitisation": "none",
-              "items-2-sensitivity": "1", "items-2-desensitisation": "none"}
-    missing_basis = c.post("/catalogue/resources/new/", fields)
+              "items-0-sensitivity": "1", "items-0-desensitisation": "none"}
+    more = c.post("/catalogue/resources/new/", {**fields, "add_row": "1"})
+    assert more.status_code == 200 and 'name="items-1-name"' in text(more)
+    assert 'name="items-2-name"' not in text(more)
+    assert DataResource.objects.filter(code="350100-SCJG-0099").count() == 0
+    two = {**fields, "items-TOTAL_FORMS": "2", "items-1-name": "字段二",
+           "items-1-data_type": "date", "items-1-sensitivity": "2",
+           "items-1-desensitisation": "none"}
+    missing_basis = c.post("/catalogue/resources/new/", two)
     assert missing_basis.status_code == 200
     assert "the legal basis is required" in text(missing_basis)
-    response = c.post("/catalogue/resources/new/", {**fields, "sharing_basis": "第十条"})
+    bad_type = c.post("/catalogue/resources/new/", {**two, "items-1-data_type": "varchar"})
+    assert "Select a valid choice" in text(bad_type)
+    dropped = {**two, "sharing_basis": "第十条", "items-1-DELETE": "on"}
+    response = c.post("/catalogue/resources/new/", dropped)
     assert response.status_code == 302
     resource = DataResource.objects.get(code="350100-SCJG-0099")
     assert [i.name for i in resource.items.all()] == ["字段一"]
@@ -367,21 +402,93 @@ def test_provider_creates_and_publishes_a_resource(world: World) -> None:
 
 
 @pytest.mark.django_db
-def test_quality_rule_and_sample_upload(world: World) -> None:
+def test_a_new_version_is_previewed_with_its_diff_before_it_is_published(
+        world: World) -> None:
+    resource = world.resources["open"]
+    c = client(world, "provider")
+    edit = f"/catalogue/resources/{resource.code}/edit/"
+    page = c.get(edit)
+    form = page.context["form"]
+    formset = page.context["formset"]
+    data = {name: value for name, value in form.initial.items() if value is not None}
+    data.update({"items-TOTAL_FORMS": str(len(formset.forms)), "items-INITIAL_FORMS":
+                 str(len(formset.forms))})
+    for n, row in enumerate(formset.forms):
+        for name, value in row.initial.items():
+            if value not in (None, False):
+                data[f"items-{n}-{name}"] = value
+    data["description"] = "修订后的说明"
+    before = resource.version
+    size = Entry.objects.count()
+    preview = c.post(edit, {**data, "preview": "1"})
+    shown = text(preview)
+    assert preview.status_code == 200 and "修订后的说明" in shown
+    assert f"Changes in version {before + 1}" in shown
+    assert Entry.objects.count() == size
+    resource.refresh_from_db()
+    assert resource.version == before and resource.description != "修订后的说明"
+    digest = preview.context["previewed"]
+    changed_meanwhile = c.post(edit, {**data, "description": "又改了", "confirm": "1",
+                                      "previewed": digest})
+    assert changed_meanwhile.status_code == 200 and Entry.objects.count() == size
+    published = c.post(edit, {**data, "confirm": "1", "previewed": digest})
+    assert published.status_code == 302
+    resource.refresh_from_db()
+    assert resource.version == before + 1 and resource.description == "修订后的说明"
+    old = c.get(f"/catalogue/resources/{resource.code}/versions/{before}/")
+    new = c.get(f"/catalogue/resources/{resource.code}/versions/{before + 1}/")
+    assert old.status_code == 200 and new.status_code == 200
+    assert "修订后的说明" not in text(old) and "修订后的说明" in text(new)
+    assert "matches its ledger entry" in text(new)
+
+
+@pytest.mark.django_db
+def test_quality_rules_per_type_samples_in_any_encoding_and_failing_rows(world: World) -> None:
     from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from catalog.models import QualityRule
 
     resource = world.resources["conditional"]
     url = f"/catalogue/resources/{resource.code}/quality/"
     c = client(world, "provider")
-    c.post(url, {"form": "rule", "item": "统一社会信用代码", "check": "not_null",
-                 "parameters": "", "threshold": "100"})
-    bad = c.post(url, {"form": "rule", "item": "企业名称", "check": "pattern",
-                       "parameters": "{not json", "threshold": "100"})
-    assert "Not valid JSON" in text(bad)
-    sample = SimpleUploadedFile("sample.csv", "统一社会信用代码,企业名称\n,甲\n".encode())
-    c.post(url, {"form": "sample", "sample": sample})
+    c.post(url, {"form": "rule", "check": "not_null", "not_null-item": "统一社会信用代码",
+                 "not_null-threshold": "100"})
+    empty_pattern = c.post(url, {"form": "rule", "check": "pattern",
+                                 "pattern-item": "企业名称", "pattern-pattern": "",
+                                 "pattern-threshold": "100"})
+    assert "must be a non-empty regular expression" in text(empty_pattern)
+    c.post(url, {"form": "rule", "check": "enumeration", "enumeration-item": "企业名称",
+                 "enumeration-values": "甲\n乙\n", "enumeration-threshold": "50"})
+    rules = QualityRule.objects.filter(item__resource=resource)
+    assert sorted(rules.values_list("rule", flat=True)) == ["enumeration", "not_null"]
+    assert rules.get(rule="enumeration").parameters == {"values": ["甲", "乙"]}
+    page = text(c.get(url))
+    assert "one of: 甲、乙" in page and "{" not in page.split("<h2>Rules</h2>")[1][:2000]
+    sample = SimpleUploadedFile("sample.csv",
+                                "统一社会信用代码,企业名称\n,甲\nA1,丙\nA2,乙\n".encode("gbk"))
+    done = c.post(url, {"form": "sample", "sample": sample}, follow=True)
     check = resource.quality_checks.get()
-    assert not check.passed and check.rows == 1
+    assert not check.passed and check.rows == 3 and check.sample_encoding == "GB18030"
+    assert "The sample was read as GB18030." in text(done)
+    failing = {r["check"]: r["failing_rows"] for r in check.results}
+    assert failing == {"not_null": [1], "enumeration": [2]}
+    assert "failing rows: 1" in text(done) and "failing rows: 2" in text(done)
+    rule = rules.get(rule="enumeration")
+    c.post(f"{url}?edit={rule.pk}", {"form": "rule", "check": "enumeration",
+                                     "enumeration-item": "企业名称",
+                                     "enumeration-values": "甲\n乙\n丙",
+                                     "enumeration-threshold": "100"})
+    rule.refresh_from_db()
+    assert rule.parameters == {"values": ["甲", "乙", "丙"]} and rule.threshold == 100
+    c.post(url, {"form": "remove", "rule": rule.pk})
+    assert not rules.filter(pk=rule.pk).exists()
+
+
+@pytest.mark.django_db
+def test_a_draft_without_checks_does_not_claim_to_pass(world: World) -> None:
+    resource = world.resources["conditional"]
+    page = text(client(world, "provider").get(f"/catalogue/resources/{resource.code}/"))
+    assert "not checked yet" in page and ">passing<" not in page
 
 
 @pytest.mark.django_db

@@ -111,7 +111,7 @@ def test_a_witness_key_is_rotated_like_any_key():
     ("two words", "gov-a", None, "name", "one word"),
     ("a+b", "gov-a", None, "name", "one word"),
     (None, "gov-a", None, "name", "ledger's own name"),
-    ("witness-taken", "gov-b", None, "name", "witness name of 'gov-a'"),
+    ("witness-taken", "gov-b", None, "name", "witness name of gov-a"),
     ("witness-new", "gov-a", "not a key", "pem", "PEM"),
     ("witness-new", "", None, "owner", "participant code"),
 ])
