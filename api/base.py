@@ -113,7 +113,8 @@ def acting_participant(request: Request) -> Participant | None:
 
 TAGS = {"api.participants": "participants", "api.catalogue.resources": "catalogue",
         "api.catalogue.products": "products", "api.workflows": "workflows",
-        "api.audit": "audit", "api.regulator": "regulator", "api.ledger": "ledger"}
+        "api.audit": "audit", "api.regulator": "regulator", "api.ledger": "ledger",
+        "api.erasure": "personal information"}
 
 
 class TaggedSchema(AutoSchema):

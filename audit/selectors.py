@@ -14,7 +14,7 @@ from django.db.models.functions import TruncDate
 from contracts import deadlines
 from contracts import selectors as contracts
 from contracts.calendar import SHANGHAI
-from contracts.models import Delivery, Objection, SharingRequest
+from contracts.models import Delivery, ErasureRequest, Objection, SharingRequest
 from ledger.models import Entry
 from policy import visibility
 from policy.visibility import Who
@@ -94,6 +94,11 @@ def overdue_or_escalated_requests(who: Who) -> QuerySet[SharingRequest]:
 def overdue_objections(who: Who) -> QuerySet[Objection]:
     """Open objections past a deadline or escalated."""
     return contracts.overdue_objections(among=visibility.objections(who))
+
+
+def open_erasures(who: Who) -> QuerySet[ErasureRequest]:
+    """Erasure requests awaiting a decision or a re-examination, soonest deadline first."""
+    return contracts.open_erasures(among=visibility.erasure_requests(who))
 
 
 def deliveries_near_expiry(who: Who) -> QuerySet[Delivery]:

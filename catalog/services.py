@@ -106,6 +106,11 @@ def _check_items(resource: DataResource, items: Sequence[dict[str, Any]]) -> Non
             raise InvalidInput(f"{where}.sensitivity", "must be a level from 1 to 4")
         _choice(f"{where}.desensitisation", item.get("desensitisation", "none"),
                 Desensitisation.values)
+        if item.get("personal_information") and item.get(
+                "desensitisation", Desensitisation.NONE) == Desensitisation.NONE:
+            raise InvalidInput(f"{where}.desensitisation", "personal information must declare "
+                               "the desensitisation its deliveries apply (mask, hash or "
+                               "generalise)")
         if item.get("authoritative") and not item.get("standard_code"):
             raise InvalidInput(f"{where}.standard_code",
                                "an authoritative source must name the standard it sources")

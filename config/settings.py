@@ -236,6 +236,37 @@ SHULIAN_SHARING_REVIEW_DAYS = int(os.environ.get("SHULIAN_SHARING_REVIEW_DAYS", 
 SHULIAN_OBJECTION_ACCEPT_DAYS = int(os.environ.get("SHULIAN_OBJECTION_ACCEPT_DAYS", "2"))
 SHULIAN_OBJECTION_RESOLVE_DAYS = int(os.environ.get("SHULIAN_OBJECTION_RESOLVE_DAYS", "15"))
 SHULIAN_OBJECTION_APPEAL_DAYS = int(os.environ.get("SHULIAN_OBJECTION_APPEAL_DAYS", "15"))
+# Erasure requests (个人信息删除请求): decided, and a refusal appealed, within these.
+SHULIAN_ERASURE_DAYS = int(os.environ.get("SHULIAN_ERASURE_DAYS", "15"))
+SHULIAN_ERASURE_APPEAL_DAYS = int(os.environ.get("SHULIAN_ERASURE_APPEAL_DAYS", "15"))
+
+
+def _retention_from_env() -> dict[str, float | None]:
+    """SHULIAN_RETENTION: a JSON object of payload kind -> days (a number >= 0, or null to
+    keep that kind); contracts.personal holds the defaults and refuses unknown kinds."""
+    import json
+
+    from django.core.exceptions import ImproperlyConfigured
+
+    text = os.environ.get("SHULIAN_RETENTION", "").strip()
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"SHULIAN_RETENTION is not JSON: {exc}") from None
+    if not isinstance(value, dict) or not all(
+        days is None or (isinstance(days, int | float) and not isinstance(days, bool)
+                         and days >= 0) for days in value.values()
+    ):
+        raise ImproperlyConfigured("SHULIAN_RETENTION must be a JSON object of payload kind "
+                                   "-> days (a number >= 0) or null")
+    return value
+
+
+# Retention of personal information per payload kind, in days, over contracts.personal's
+# defaults: e.g. {"contracts.objection.contact": 365}.
+SHULIAN_RETENTION = _retention_from_env()
 # Tests with a live worker: run the workflow beat tasks every N seconds instead.
 _BEAT_SECONDS = float(os.environ.get("SHULIAN_BEAT_SECONDS", "0")) or None
 CELERY_BEAT_SCHEDULE = {
@@ -245,6 +276,9 @@ CELERY_BEAT_SCHEDULE = {
     "expire-grants": {"task": "contracts.tasks.expire_grants",
                       "schedule": _BEAT_SECONDS or 60.0},
     "collect-cosignatures": {"task": "ledger.tasks.collect_cosignatures", "schedule": 60.0},
+    "erase-expired-personal-information": {
+        "task": "contracts.tasks.erase_expired_personal_information",
+        "schedule": _BEAT_SECONDS or 3600.0},
 }
 
 LOGGING = {

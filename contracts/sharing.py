@@ -11,6 +11,10 @@ By the resource's sharing attribute:
   it as well;
 - not shareable (不予共享): refused at once by the platform, citing the resource's recorded
   legal basis.
+
+The purpose is the requester's own words, personal information by default
+(``contracts.personal``): the grant carries the scenario, not a copy of the purpose, so that
+erasing the request's payload leaves no copy of it on the ledger.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from django.db import transaction
 
 from catalog import access
 from catalog.models import DataItem, DataResource, Sharing
-from contracts import calendar, common, deadlines, grants
+from contracts import calendar, common, deadlines, grants, personal
 from contracts.models import Grant, SharingRequest
 from kernel.errors import IllegalTransition, InvalidInput, NotPermitted
 from kernel.states import Machine, Transition
@@ -108,9 +112,9 @@ def _grant(request: SharingRequest) -> Grant:
     if until <= start:
         raise IllegalTransition(f"the requested period ended on {request.period_until}; "
                                 "the requester must file a new request")
-    purpose = f"{request.purpose} ({request.scenario})"
     return grants.create(grantee=request.requester, resource=request.resource,
-                         items=request.items.all(), purpose=purpose, valid_from=start,
+                         items=request.items.all(), purpose=request.scenario,
+                         valid_from=start,
                          valid_until=until, sharing_request=request)
 
 
@@ -169,12 +173,12 @@ def request_sharing(*, by: common.User, resource: DataResource, purpose: str, sc
             period_until=period_until, due=due, **cleaned,
         )
         request.items.set(chosen)
-        ledger.record(
+        personal.remember(ledger.record(
             actor=asking.code, kind="contracts.sharing.requested", subject=subject(request),
             payload=_payload(request, sharing=resource.sharing, due=common.when(request.due),
                              period_from=period_from.isoformat(),
                              period_until=period_until.isoformat(), **cleaned),
-        )
+        ), by)
         if resource.sharing == Sharing.UNCONDITIONAL:
             request = _decide(request, "approve", None)
         elif resource.sharing == Sharing.NOT_SHAREABLE:

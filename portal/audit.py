@@ -23,6 +23,7 @@ from django.utils.translation import gettext_lazy
 
 from audit import selectors, services
 from audit.models import Verification
+from contracts import deadlines
 from contracts.models import Objection, SharingRequest
 from crypto.canonical import parse
 from kernel.errors import DomainError, InvalidInput
@@ -109,12 +110,14 @@ def bundle(request: HttpRequest) -> HttpResponseBase:
 
 @dataclass
 class Table:
-    """One table of the dashboard, also downloadable as CSV."""
+    """One table of the dashboard, also downloadable as CSV; ``alert`` says whether its
+    rows call for the regulator's attention (default: any row)."""
 
     name: str
     title: str
     headers: list[str]
     rows: Callable[[], list[list[Any]]]
+    alert: Callable[[list[list[Any]]], bool] = bool
 
 
 def _local(moment: Any) -> str:
@@ -132,6 +135,13 @@ def _tables(who: Any) -> dict[str, Table]:
         return [[o.pk, o.resource.code, o.resource.provider.name_zh, o.get_state_display(),
                  _local(o.accept_due if o.state == Objection.State.FILED else o.resolve_due),
                  _local(o.escalated_at)] for o in selectors.overdue_objections(who)]
+
+    def erasures() -> list[list[Any]]:
+        moment = timezone.now()
+        return [[r.pk, r.controller.name_zh, r.get_ground_display(), r.targets.count(),
+                 r.get_state_display(), _local(r.due),
+                 _("overdue") if deadlines.erasure_overdue(r, moment) else "",
+                 _local(r.escalated_at)] for r in selectors.open_erasures(who)]
 
     def near_expiry() -> list[list[Any]]:
         return [[d.pk, d.grant_id, d.grant.resource.code, d.grant.grantee.name_zh,
@@ -163,6 +173,10 @@ def _tables(who: Any) -> dict[str, Table]:
         Table("overdue-objections", str(gettext_lazy("Overdue or escalated objections")),
               [_("Objection"), _("Resource"), _("Provider"), _("State"), _("Due"),
                _("Escalated")], overdue_objections),
+        Table("erasures", str(gettext_lazy("Erasure requests awaiting a decision")),
+              [_("Request"), _("Controller"), _("Ground for erasure"), _("Payloads"), _("State"),
+               _("Due"), _("Overdue"), _("Escalated")], erasures,
+              alert=lambda rows: any(row[6] for row in rows)),
         Table("near-expiry", str(gettext_lazy("Deliveries within 3 days of grant expiry")),
               [_("Delivery"), _("Grant"), _("Resource"), _("Grantee"), _("Delivered"),
                _("Grant ends"), _("Rows")], near_expiry),
@@ -176,7 +190,7 @@ def _tables(who: Any) -> dict[str, Table]:
               split_views),
         Table("turnover", str(gettext_lazy("Settled turnover by seller")),
               [_("Seller code"), _("Seller"), _("Currency"), _("Orders"), _("Total")],
-              turnover),
+              turnover, alert=lambda rows: False),
     ]}
 
 
@@ -225,12 +239,14 @@ def regulator(request: HttpRequest) -> HttpResponse:
     _require(request, REGULATOR_KINDS, _("The dashboard is for regulators and the data "
                                          "authority."))
     days = 30
-    tables: list[dict[str, Any]] = [{"table": t, "rows": t.rows()}
-                                    for t in _tables(request.user).values()]
+    tables: list[dict[str, Any]] = []
+    for table in _tables(request.user).values():
+        rows = table.rows()
+        tables.append({"table": table, "rows": rows, "alerting": table.alert(rows)})
     return render(request, "audit/regulator.html", {
         "section": "regulator", "totals": selectors.totals(request.user), "tables": tables,
         "charts": _charts(request.user, days), "days": days, "status": ledger.status(),
-        "alerts": sum(1 for t in tables if t["rows"] and t["table"].name != "turnover"),
+        "alerts": sum(1 for t in tables if t["alerting"]),
     })
 
 

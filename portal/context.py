@@ -26,6 +26,7 @@ def portal(request: HttpRequest) -> dict[str, Any]:
         _link("contracts:agreements", _("Agreements"), "agreements"),
         _link("contracts:objections", _("Objections"), "objections"),
         _link("catalog:products", _("Market"), "market"),
+        _link("privacy:home", _("Privacy"), "privacy"),
     ]
     roles = []
     if kinds & capabilities.AUDIT_KINDS:

@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from django_stubs_ext import StrOrPromise
 
 from kernel.errors import DomainError, InvalidInput, NotFound
+from ledger import selectors as ledger
 from ledger.models import Entry, LedgerKey
 from policy.actions import available_actions
 
@@ -62,7 +63,9 @@ def run(request: HttpRequest, call: Callable[[], Any], done: str,
     except NotFound:
         raise
     except InvalidInput as exc:
-        target = exc.field.split("[")[0].split(".")[0]
+        flat = exc.field.replace(".", "_")  # contact.phone is the form's contact_phone
+        target = flat if form is not None and flat in form.fields else \
+            exc.field.split("[")[0].split(".")[0]
         if form is not None and target in form.fields:
             form.add_error(target, exc.reason)
         elif form is not None:
@@ -162,10 +165,12 @@ def paginate(request: HttpRequest, items: Any, per_page: int = 25) -> tuple[Page
 
 @dataclass(frozen=True)
 class Step:
-    """One ledger entry of an object's timeline."""
+    """One ledger entry of an object's timeline; ``erased`` is (the redaction entry's seq,
+    the legal basis) once its payload was erased."""
 
     entry: Entry
     signer: str
+    erased: tuple[int, str] | None = None
 
     @property
     def short_kind(self) -> str:
@@ -179,7 +184,8 @@ def timeline(subjects: Iterable[str]) -> list[Step]:
     entries = list(Entry.objects.filter(subject__in=wanted).order_by("seq"))
     owners = dict(LedgerKey.objects.filter(key_id__in={e.key_id for e in entries})
                   .values_list("key_id", "name"))
-    return [Step(e, owners.get(e.key_id, "?")) for e in entries]
+    erased = ledger.redactions_of(e.seq for e in entries)
+    return [Step(e, owners.get(e.key_id, "?"), erased.get(e.seq)) for e in entries]
 
 
 def person(request: HttpRequest) -> Person:

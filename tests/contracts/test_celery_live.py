@@ -147,7 +147,7 @@ def test_the_beat_schedule_runs_both_tasks_and_they_start_idle() -> None:
     from contracts import tasks
 
     seq = w.last_seq()
-    assert tasks.escalate_overdue() == {"requests": 0, "objections": 0}
+    assert tasks.escalate_overdue() == {"requests": 0, "objections": 0, "erasures": 0}
     assert tasks.expire_grants() == {"agreements": 0, "grants": 0}
     assert w.entries_after(seq) == [] or {e.kind for e in w.entries_after(seq)} == {
         "ledger.key.registered"}
