@@ -16,6 +16,7 @@ from rest_framework.response import Response
 
 from api.base import ApiView, Input, latest_entry
 from api.workflows import (
+    MAX_ID,
     OptionalReasonInput,
     ReasonInput,
     _action,
@@ -63,10 +64,10 @@ class ErasureInput(Input):
     ground = serializers.ChoiceField(ErasureRequest.Ground.choices, help_text=(
         "a data subject: purpose, retention, consent or unlawful (PIPL art. 47(1)); the data "
         "authority: court_order or statutory"))
-    seq = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=0,
-                                   help_text="the entry whose payload is to be erased; "
-                                             "absent: every payload holding the person's "
-                                             "personal information")
+    seq = serializers.IntegerField(
+        required=False, allow_null=True, default=None, min_value=0, max_value=MAX_ID,
+        help_text="the entry whose payload is to be erased; absent: every payload holding "
+                  "the person's personal information")
     reason = serializers.CharField(max_length=TEXT, required=False, allow_blank=True,
                                    default="")
     reference = serializers.CharField(max_length=200, required=False, allow_blank=True,

@@ -64,7 +64,10 @@ KIND = {"approve": "approved", "refuse": "refused", "withdraw": "withdrawn",
 
 def _controller(by: common.User | None, request: ErasureRequest) -> Participant:
     """A member of the controller (a reviewer, for the data authority); the data authority
-    too once the request was escalated."""
+    too once the request was escalated. Never the request's own filer."""
+    if by is not None and by.pk == request.filer_id:
+        raise NotPermitted(_("you filed this request: another member of the controller "
+                             "decides it"))
     party = capabilities.acts_for(by, request.controller)
     if party is not None and (party.kind != Kind.AUTHORITY
                               or capabilities.reviews_for(by, party)):
@@ -171,7 +174,7 @@ def open_request_of(entry: Entry) -> int | None:
 
 
 def _named(seq: Any, person: authz.User | None, authority: Participant | None) -> list[Entry]:
-    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
+    if not isinstance(seq, int) or isinstance(seq, bool) or not 0 <= seq < 2**63:
         raise InvalidInput("seq", _("must be the seq of a ledger entry"))
     if authority is None:
         held = personal.held_by(person).filter(entry_id=seq).first() if person else None

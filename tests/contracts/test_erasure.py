@@ -431,3 +431,25 @@ def test_retention_erases_what_is_kept_too_long_once_nothing_needs_it(
     seq = w.last_seq()
     assert retention.erase_expired(later) == 0  # idempotent
     assert w.last_seq() == seq
+
+
+def test_a_retention_setting_naming_an_unknown_kind_fails_the_system_check(
+        settings: Any) -> None:
+    from django.core import checks
+
+    settings.SHULIAN_RETENTION = {"contracts.objection.contact": 30}
+    assert [m.id for m in checks.run_checks() if m.id.startswith("contracts.")] == []
+    settings.SHULIAN_RETENTION = {"contracts.delivery.recorded": 1}
+    assert [m.id for m in checks.run_checks() if m.id.startswith("contracts.")] == [
+        "contracts.E001"]
+
+
+def test_the_filer_never_decides_their_own_request(world: w.World) -> None:
+    # a provider's member asks for their own objection's contact details to be erased
+    filed = objection(world, by=world.provider_user)
+    made = ask(world, entry_of(filed, "contracts.objection.contact").seq,
+               by=world.provider_user)
+    assert made.controller == world.provider
+    with pytest.raises(NotPermitted, match="you filed this request"):
+        erasure.approve_erasure(by=world.provider_user, request=made)
+    assert "approve" not in erasure.ERASURE.available(world.provider_user, made)
