@@ -295,7 +295,10 @@ class DeliveryForm(forms.Form):
             self.item_names.append((name, item.name))
             self.fields[name] = forms.ChoiceField(
                 label=_("Desensitisation of %(item)s") % {"item": item.name},
-                choices=Desensitisation.choices, initial=item.desensitisation)
+                choices=Desensitisation.choices, initial=item.desensitisation,
+                help_text=_("Personal information: only %(rule)s, as the catalogue "
+                            "declares.") % {"rule": item.get_desensitisation_display()}
+                if item.personal_information else "")
 
     def rules(self) -> dict[str, str]:
         return {item: self.cleaned_data[name] for name, item in self.item_names}

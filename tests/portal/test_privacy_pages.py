@@ -130,3 +130,17 @@ def test_the_regulator_lists_erasure_requests_and_their_deadlines(world: World) 
     assert re.search(rf"<td class=\"mono\">{made.pk}</td>.*?{due}", page, re.S)
     csv = client(world, "regulator").get("/audit/regulator/erasures.csv")
     assert csv.status_code == 200 and due in csv.content.decode("utf-8-sig")
+
+
+def test_the_delivery_form_names_the_rule_a_personal_item_needs(world: World) -> None:  # noqa: F811
+    grant = world.grants["agreement"]
+    provider = client(world, "provider", lang="en")
+    page = text(provider.get(f"/workflows/grants/{grant.pk}/"))
+    assert "Personal information: only mask, as the catalogue declares." in page
+    response = provider.post(f"/workflows/grants/{grant.pk}/", {
+        "rows": "10", "digest": "a" * 64, "rule_统一社会信用代码": "none",
+        "rule_企业名称": "none", "rule_法定代表人": "hash"})
+    assert response.status_code == 200
+    assert "法定代表人 is personal information: the catalogue requires mask for it, not hash" \
+        in text(response)
+    assert not grant.deliveries.exists()
