@@ -145,7 +145,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         # instead of failing with "database is locked" when they upgrade a read lock.
         "transaction_mode": "IMMEDIATE",
         "timeout": 30,
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        # secure_delete: an erased payload's bytes are overwritten, not left in the page's
+        # free space, so that a backup written after an erasure does not contain it.
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                        "PRAGMA secure_delete=ON;",
     }
     # A file, not :memory:, so that tests with several processes share the test database.
     # One per test process, so that concurrent runs never share a test database.
