@@ -25,6 +25,7 @@ from contracts import common, deadlines, erasure, objections, personal
 from contracts.models import ErasureRequest, Objection
 from kernel.errors import InvalidInput, NotFound
 from ledger import selectors as ledger
+from ledger.models import Entry
 from operators import capabilities
 from policy import visibility
 from portal.pages import (
@@ -221,6 +222,7 @@ def erasure_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "section": "privacy", "obj": obj, "targets": targets,
         "actions": _actions(request, obj), "steps": timeline([erasure.subject(obj)]),
         "overdue": deadlines.erasure_overdue(obj, common.now()),
+        "appeal": appeal_of(request.user, obj),
     })
 
 
@@ -248,32 +250,45 @@ def erasure_act(request: HttpRequest, pk: int) -> HttpResponse:
     return dispatch(request, handlers, done, reverse("privacy:erasure", args=[pk]))
 
 
-# --- an objection's contact details, for its page -------------------------------------------
+# --- a personal payload as its reader sees it ------------------------------------------------
 
 
 @dataclass(frozen=True)
-class Contact:
-    """The filer's contact details as this reader sees them: the details, the erasure
-    (redaction seq, basis), or withheld."""
+class Shown:
+    """A payload as this reader sees it: its fields, its erasure (redaction seq, basis), or
+    withheld (both None)."""
 
-    details: dict[str, str] | None = None
+    fields: dict[str, Any] | None = None
     erased: tuple[int, str] | None = None
 
 
-def contact_of(user: Any, objection: Objection) -> Contact | None:
-    """None when the filer gave none; withheld (both None) from a reader who may not read
-    the payload (``policy.visibility``)."""
-    entry = objections.contact_entry(objection)
+def shown(user: Any, entry: Entry | None) -> Shown | None:
+    """None when there is no such entry; withheld from a reader who may not read the
+    payload (``policy.visibility``)."""
     stored = ledger.payload(entry.seq) if entry is not None else None
     if entry is None or stored is None:
         return None
     if stored.erased_by is not None:
-        return Contact(erased=(stored.erased_by, stored.basis))
+        return Shown(erased=(stored.erased_by, stored.basis))
     access = visibility.payload_access(user, kind=entry.kind, actor=entry.actor,
                                        subject=entry.subject, restricted=stored.restricted)
     if not access.readable:
-        return Contact()
-    return Contact(details={k: str(stored.payload.get(k, "")) for k in objections.CONTACT_FIELDS})
+        return Shown()
+    return Shown(fields=dict(stored.payload))
+
+
+def contact_of(user: Any, objection: Objection) -> Shown | None:
+    """The filer's contact details (name, phone, email), or None when they gave none."""
+    found = shown(user, objections.contact_entry(objection))
+    if found is None or found.fields is None:
+        return found
+    return Shown(fields={k: str(found.fields.get(k, "")) for k in objections.CONTACT_FIELDS})
+
+
+def appeal_of(user: Any, request: ErasureRequest) -> Shown | None:
+    """The grounds of the filer's appeal against a refusal, or None before an appeal."""
+    return shown(user, Entry.objects.filter(kind="contracts.erasure.appealed",
+                                            subject=erasure.subject(request)).first())
 
 
 def description_erased(objection: Objection) -> tuple[int, str] | None:

@@ -6,7 +6,9 @@ screenshot of every page (test-artifacts/browser/erasure/):
 2. the provider finds the request in the inbox, approves it: the page, the objection and
    the ledger entry (which still verifies) show it as erased under the law (已依法删除);
 3. in English, the citizen asks for the objection's description to be erased, the
-   provider refuses with a reason, and the citizen appeals the refusal.
+   provider refuses with a reason, and the citizen appeals the refusal;
+4. the data authority's reviewer re-examines the appeal with its grounds on the page and
+   erases the description: the objection keeps its facts, its description shows as erased.
 
 The test body never touches the database: everything goes through the pages.
 """
@@ -21,11 +23,12 @@ from tests.browser.conftest import SHOTS_DIR, Screenshots
 from tests.browser.test_story import TIMEOUT_MS, Actor, expect
 
 pytestmark = pytest.mark.browser
-CITIZEN, PROVIDER = "citizen", "market"
+CITIZEN, PROVIDER, REVIEWER = "citizen", "market", "reviewer"
 RESOURCE = "食品经营许可证信息"  # SCJG-003, open, by the market regulator
 COMPLAINT = "我店的许可证编号被登记成了别人的编号，请核实。"
 PHONE = "13959100000"
 EMAIL = "zhou.shop@example.com"
+APPEAL = "I only need the correction, not the record."
 
 
 @pytest.fixture
@@ -104,7 +107,7 @@ def citizen_sees_erasure(citizen: Actor, objection_url: str, shots: Screenshots)
     shots(page, "objection-after-erasure")
 
 
-def in_english(citizen: Actor, provider: Actor, shots: Screenshots) -> None:
+def in_english(citizen: Actor, provider: Actor, shots: Screenshots) -> str:
     english(citizen)
     page = citizen.page
     citizen.nav("Privacy")
@@ -127,11 +130,30 @@ def in_english(citizen: Actor, provider: Actor, shots: Screenshots) -> None:
 
     page.goto(request_url)
     expect(page.locator("dl.facts")).to_contain_text("The objection is still being verified.")
-    citizen.press_with("appeal", {"reason": "I only need the correction, not the record."})
+    citizen.press_with("appeal", {"reason": APPEAL})
     expect(citizen.message()).to_have_text("Appeal filed.")
     expect(citizen.state()).to_have_text("appealed")
     expect(page.locator("dl.facts")).to_contain_text("Re-examine by")
     shots(page, "citizen-appeals-en")
+    return request_url
+
+
+def authority_erases_on_appeal(reviewer: Actor, request_url: str, objection_url: str,
+                               shots: Screenshots) -> None:
+    english(reviewer)
+    page = reviewer.page
+    page.goto(request_url)
+    expect(page.locator("dl.facts")).to_contain_text(APPEAL)
+    expect(page.locator("dl.facts")).to_contain_text("Re-examine by")
+    shots(page, "authority-re-examines-en")
+    reviewer.press_with("approve", {"outcome": "The correction is recorded; the text is spent."})
+    expect(reviewer.state()).to_have_text("approved: erased")
+    expect(page.locator("table")).to_contain_text("Erased under the law")
+    page.goto(objection_url)
+    facts = page.locator("dl.facts")
+    expect(facts).to_contain_text("Erased under the law")
+    expect(facts).not_to_contain_text(COMPLAINT)
+    shots(page, "objection-after-appeal-en")
 
 
 def test_the_citizens_request_and_the_providers_decision(portal: str, browser: Any,
@@ -148,4 +170,5 @@ def test_the_citizens_request_and_the_providers_decision(portal: str, browser: A
     objection_url = citizen_asks(citizen, erasure_shots)
     provider_erases(provider, erasure_shots)
     citizen_sees_erasure(citizen, objection_url, erasure_shots)
-    in_english(citizen, provider, erasure_shots)
+    request_url = in_english(citizen, provider, erasure_shots)
+    authority_erases_on_appeal(person(REVIEWER), request_url, objection_url, erasure_shots)

@@ -102,9 +102,13 @@ def test_refusal_and_appeal_through_the_pages(world: World) -> None:  # noqa: F8
     assert "The objection is open." in page and 'value="appeal"' in page
     citizen.post(f"/privacy/erasures/{made.pk}/act/", {"action": "appeal",
                                                        "reason": "I no longer object."})
-    authority = text(client(world, "authority", lang="en").get("/inbox/"))
-    assert "Re-examine the refused erasure" in authority
+    reviewer = client(world, "authority", lang="en")
+    assert "Re-examine the refused erasure" in text(reviewer.get("/inbox/"))
     assert "appealed" in text(citizen.get(f"/privacy/erasures/{made.pk}/"))
+    # the data authority re-examines with the grounds of the appeal in front of it
+    page = text(reviewer.get(f"/privacy/erasures/{made.pk}/"))
+    assert "Grounds of appeal</dt><dd>I no longer object.</dd>" in page
+    assert re.search(r"Re-examine by</dt><dd class=\"due\">\d{4}-\d\d-\d\d", page)
 
 
 def test_bad_input_is_shown_on_the_form_in_the_users_language(world: World) -> None:  # noqa: F811
