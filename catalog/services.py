@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from catalog import access, versions
 from catalog.models import (
@@ -136,10 +137,27 @@ def _check_one_source(resource: DataResource, field: str, standard: str) -> None
         )
 
 
+def _check_personal_kept(resource: DataResource, items: Sequence[dict[str, Any]]) -> None:
+    """Once published, an item declared personal information stays so: grants were decided,
+    and its deliveries are checked (``contracts.desensitisation``), on that declaration, and a
+    revision taking it back would let the item be delivered in the clear."""
+    if resource.version == 0:
+        return
+    personal = set(resource.items.filter(personal_information=True)
+                   .values_list("name", flat=True))
+    for index, item in enumerate(items):
+        name = str(item.get("name", "")).strip()
+        if name in personal and not item.get("personal_information"):
+            raise InvalidInput(f"items[{index}].personal_information", _(
+                "%(item)s is declared personal information in a published version: a "
+                "revision cannot take that back") % {"item": name})
+
+
 def _replace_items(resource: DataResource, items: Sequence[dict[str, Any]]) -> None:
     """Make the resource's items exactly ``items``. An item that keeps its name is updated
     in place, so its quality rules stay; items no longer named go, with their rules."""
     _check_items(resource, items)
+    _check_personal_kept(resource, items)
     kept = {item.name: item.pk for item in resource.items.all()}
     names = [item["name"] for item in items]
     resource.items.exclude(name__in=names).delete()

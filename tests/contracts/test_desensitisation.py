@@ -97,6 +97,36 @@ def test_the_catalogue_makes_personal_items_declare_a_rule(world: w.World) -> No
     assert error.value.field == "items[0].desensitisation"
 
 
+def test_a_revision_cannot_take_back_a_personal_information_flag(world: w.World,
+                                                                 grant: Grant) -> None:
+    """Otherwise the provider could revise the resource and deliver the item in the clear
+    under the grant decided on the declaration."""
+    resource = grant.resource
+    items = [{"name": n, "data_type": "string", "personal_information": p,
+              "desensitisation": d} for n, (p, d) in ITEMS.items()]
+    index = list(ITEMS).index("身份证号")
+    items[index] = {**items[index], "personal_information": False, "desensitisation": "none"}
+    version, seq = resource.version, w.last_seq()
+    with pytest.raises(InvalidInput) as error:
+        catalog.revise_resource(by=world.provider_user, resource=resource, items=items)
+    assert error.value.field == f"items[{index}].personal_information"
+    assert "身份证号" in error.value.reason
+    resource.refresh_from_db()
+    assert (resource.version, w.last_seq()) == (version, seq)
+    assert resource.items.get(name="身份证号").personal_information
+    with pytest.raises(InvalidInput):
+        grants.record_delivery(by=world.provider_user, grant=grant, rows=1,
+                               desensitisation={"身份证号": "none"}, data=b"x")
+    # a revision may still change the rule it declares, and flag another item
+    items[index] = {**items[index], "personal_information": True, "desensitisation": "mask"}
+    plate = list(ITEMS).index("车牌号")
+    items[plate] = {**items[plate], "personal_information": True}
+    revised = catalog.revise_resource(by=world.provider_user, resource=resource, items=items)
+    assert revised.version == version + 1
+    grants.record_delivery(by=world.provider_user, grant=grant, rows=1,
+                           desensitisation={"身份证号": "mask", "车牌号": "mask"}, data=b"x")
+
+
 def test_the_api_refuses_the_same_delivery(world: w.World, grant: Grant) -> None:
     from rest_framework.test import APIClient
 
