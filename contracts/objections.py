@@ -9,7 +9,8 @@ take them too. While an objection is open the resource is disputed (有异议).
 
 Anyone with an account may file. A person acting for no participant (a data subject) is
 not a ledger actor: the platform records the filing and the appeal with its own key, and
-the payload carries the SM3 of the username and is restricted.
+the payload carries the person's pseudonym (``personal.pseudonym``, a keyed hash that no
+reader can confirm a guess of the username with) and is restricted.
 
 The filer's contact details, when given, are recorded in a payload of their own
 (``contracts.objection.contact``, restricted), so that erasing them leaves the objection's
@@ -34,7 +35,6 @@ from catalog import services as catalog
 from catalog.models import DataResource
 from contracts import common, deadlines, personal
 from contracts.models import Grant, Objection
-from crypto.sm3 import sm3_hex
 from kernel.errors import InvalidInput, NotFound, NotPermitted
 from kernel.states import Machine, Transition
 from kernel.text import required_text
@@ -118,8 +118,8 @@ def _filer_actor(objection: Objection) -> tuple[str, dict[str, Any], bool]:
     """(actor, payload fields, restricted) for the filer's own entries."""
     if objection.filer_participant is not None:
         return objection.filer_participant.code, {"filer": objection.filer_participant.code}, False
-    username = objection.filer.get_username()
-    return ledger.origin(), {"filer": None, "filer_sm3": sm3_hex(username.encode())}, True
+    return ledger.origin(), {"filer": None,
+                             "filer_pseudonym": personal.pseudonym(objection.filer)}, True
 
 
 def _as_participant(by: authz.User, participant: Participant | None) -> Participant | None:

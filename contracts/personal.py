@@ -38,6 +38,7 @@ from contracts.models import (
     PersonalPayload,
     SharingRequest,
 )
+from crypto.sm3 import hmac_sm3_hex
 from ledger import selectors as ledger_reads
 from ledger import services as ledger
 from ledger.models import Entry
@@ -169,6 +170,19 @@ def retention_days(kind: str) -> float | None:
 
 
 # --- whose, and who decides ---------------------------------------------------------------
+
+PSEUDONYM_CONTEXT = b"shulian/contracts/pseudonym/v1"
+
+
+def pseudonym(person: Person) -> str:
+    """The person's pseudonym in the payloads the platform records for them (去标识化):
+    HMAC-SM3 of the username under a key derived from SHULIAN_MASTER_KEY. Unlike a plain
+    hash, a reader of the payload (a bundle's holder) cannot confirm a guess of the
+    username with it; the platform, which holds the key, can still tell whose it is."""
+    key = bytes.fromhex(hmac_sm3_hex(bytes.fromhex(settings.SHULIAN_MASTER_KEY),
+                                     PSEUDONYM_CONTEXT))
+    return hmac_sm3_hex(key, person.get_username().encode())
+
 
 
 def remember(entry: Entry, person: User, record: str | None = None) -> PersonalPayload:
