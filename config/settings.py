@@ -34,6 +34,23 @@ SHULIAN_LEDGER_ORIGIN = os.environ.get("SHULIAN_LEDGER_ORIGIN", "shulian.local/l
 # PostgreSQL: the role the application connects as (least privilege, see ledger/roles.py);
 # `migrate`, run as the owner role, grants it its privileges when this is set.
 SHULIAN_DB_APP_ROLE = os.environ.get("SHULIAN_DB_APP_ROLE", "")
+# Accept, then integrate (ledger.queue): integrate queued statements in the process that
+# queued them, right after its commit (the embedded default), or leave them to the
+# integrator process `manage.py integrate` (production: SHULIAN_INTEGRATE_IN_PROCESS=0).
+SHULIAN_INTEGRATE_IN_PROCESS = os.environ.get(
+    "SHULIAN_INTEGRATE_IN_PROCESS", "1" if not os.environ.get("CELERY_BROKER_URL") else "0"
+).lower() in ("1", "true", "yes")
+# How long a queued statement may wait to be integrated before the health check says so,
+# and how long an API call that queued statements waits for their seqs (milliseconds).
+SHULIAN_INTEGRATION_BOUND_MS = int(os.environ.get("SHULIAN_INTEGRATION_BOUND_MS", "250"))
+SHULIAN_INTEGRATION_WAIT_MS = int(os.environ.get("SHULIAN_INTEGRATION_WAIT_MS", "2000"))
+# How long a custodial key, once unsealed to sign, stays in memory (seconds; 0: not held).
+SHULIAN_CUSTODY_HOLD_SECONDS = float(os.environ.get("SHULIAN_CUSTODY_HOLD_SECONDS", "30"))
+# How long the working-day calendar read from the Holiday table is reused (seconds).
+SHULIAN_CALENDAR_CACHE_SECONDS = float(os.environ.get("SHULIAN_CALENDAR_CACHE_SECONDS", "300"))
+# The integrator process seals a checkpoint at most this often while the queue is busy
+# (and as soon as it is empty).
+SHULIAN_CHECKPOINT_SECONDS = float(os.environ.get("SHULIAN_CHECKPOINT_SECONDS", "1"))
 # Embedded default: seal a checkpoint every N entries (0 disables).
 SHULIAN_CHECKPOINT_EVERY = int(os.environ.get("SHULIAN_CHECKPOINT_EVERY", "16"))
 
@@ -102,6 +119,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "kernel.request_cache.RequestCacheMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -139,6 +157,8 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Django's backend, with writers that take turns instead of polling (kernel.db.sqlite3)
+    DATABASES["default"]["ENGINE"] = "kernel.db.sqlite3"
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {
         # BEGIN IMMEDIATE for every atomic block: writers queue on the database lock

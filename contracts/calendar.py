@@ -21,14 +21,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
+from time import monotonic
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db import transaction
+from django.conf import settings
+from django.db import connection, transaction
 
 from contracts.models import Holiday
 from crypto.canonical import canonical
 from crypto.sm3 import sm3_hex
+from kernel import caches
 from kernel.errors import InvalidInput
 from ledger import services as ledger
 
@@ -122,12 +125,36 @@ def shipped(year: int) -> YearDocument | None:
     return read_file(path) if path.exists() else None
 
 
-def _year_overrides(year: int) -> dict[date, bool]:
+def _read_year(year: int) -> dict[date, bool]:
     rows = dict(Holiday.objects.filter(day__year=year).values_list("day", "working"))
     if rows:
         return rows
     document = shipped(year)
     return {d.day: d.working for d in document.days} if document else {}
+
+
+# Each year's days as last read, per database, until a monotonic deadline: the table
+# changes about once a year (import_year), so deadlines computed in other processes may
+# use the previous arrangement for at most SHULIAN_CALENDAR_CACHE_SECONDS.
+_years: dict[tuple[str, int], tuple[float, dict[date, bool]]] = {}
+
+
+def _year_overrides(year: int) -> dict[date, bool]:
+    slot = (str(connection.settings_dict["NAME"]), year)
+    now = monotonic()
+    found = _years.get(slot)
+    if found is not None and found[0] > now:
+        return found[1]
+    days = _read_year(year)
+    seconds = float(settings.SHULIAN_CALENDAR_CACHE_SECONDS)
+    if seconds > 0:
+        _years[slot] = (now + seconds, days)
+    return days
+
+
+@caches.register
+def forget_years() -> None:
+    _years.clear()
 
 
 class Calendar:
@@ -204,6 +231,8 @@ def import_year(document: YearDocument) -> int:
     days = [{"day": d.day.isoformat(), "working": d.working, "name": d.name}
             for d in document.days]
     ledger.ensure_ledger_key()
+    forget_years()
+    transaction.on_commit(forget_years)
     with transaction.atomic():
         Holiday.objects.filter(day__year=document.year).delete()
         Holiday.objects.bulk_create(

@@ -177,7 +177,7 @@ def _named(seq: Any, person: authz.User | None, authority: Participant | None) -
     if not isinstance(seq, int) or isinstance(seq, bool) or not 0 <= seq < 2**63:
         raise InvalidInput("seq", _("must be the seq of a ledger entry"))
     if authority is None:
-        held = personal.held_by(person).filter(entry_id=seq).first() if person else None
+        held = personal.held_entry(person, seq) if person else None
         if held is None:
             raise InvalidInput("seq", _("entry %(seq)d holds none of your personal "
                                         "information that is not yet erased") % {"seq": seq})

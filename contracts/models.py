@@ -53,6 +53,9 @@ class SharingRequest(models.Model):
     decided_at = models.DateTimeField(null=True, blank=True)
     decided_by = models.ForeignKey(Participant, null=True, blank=True,
                                    on_delete=models.PROTECT, related_name="sharing_decisions")
+    # the person who wrote the request (its purpose is their personal information)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                     on_delete=models.PROTECT, related_name="+")
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -35,6 +35,7 @@ from catalog import services as catalog
 from catalog.models import DataResource
 from contracts import common, deadlines, personal
 from contracts.models import Grant, Objection
+from kernel import request_cache
 from kernel.errors import InvalidInput, NotFound, NotPermitted
 from kernel.states import Machine, Transition
 from kernel.text import required_text
@@ -125,7 +126,7 @@ def _filer_actor(objection: Objection) -> tuple[str, dict[str, Any], bool]:
 def _as_participant(by: authz.User, participant: Participant | None) -> Participant | None:
     if participant is not None:
         return authz.acting_for(by, participant)
-    mine = list(authz.participants_of(by).filter(status="admitted")[:2])
+    mine = [p for p in authz.participants(by) if p.is_admitted][:2]
     if len(mine) > 1:
         raise InvalidInput("participant", "you act for several participants: choose one")
     return mine[0] if mine else None
@@ -200,6 +201,7 @@ def _check_submission(submission: ledger.Submission, filer: Participant | None,
             raise InvalidInput(f"payload.{name}", "does not describe the objection filed")
 
 
+@request_cache.scoped
 def file_objection(*, by: authz.User, resource: DataResource, ground: str,
                    description: str, grant: Grant | None = None,
                    participant: Participant | None = None,
@@ -290,10 +292,11 @@ def _step(objection: Objection, action: str, by: common.User, apply: Decide) -> 
         return Change({**extra, **fields}, actor=code, restricted=restricted)
 
     def noted(locked: Objection, actor: Any, entry: Entry) -> None:
-        if personal.is_personal(entry.kind):
-            personal.remember(entry, locked.filer)
+        personal.remember(entry, locked.filer)
 
-    return take(OBJECTION, RECORDED, objection, action, by=by, change=change, after=noted)
+    writes_personal = personal.is_personal(RECORDED.kind(action))
+    return take(OBJECTION, RECORDED, objection, action, by=by, change=change,
+                after=noted if writes_personal else None)
 
 
 def accept_objection(*, by: common.User, objection: Objection) -> Objection:

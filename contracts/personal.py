@@ -7,8 +7,10 @@
   :data:`PERSONAL_KINDS` names each one, what it holds, how long it is kept (GB/T
   35273-2020 §6.1; ``SHULIAN_RETENTION`` overrides the days) and which workflow rows copy its
   text, so that an erasure takes the copies with it.
-- A person's own steps note the payloads they wrote (``PersonalPayload``): that is what
-  "every payload that carries my personal information" means.
+- A person's own steps note the payloads they wrote (``PersonalPayload``); a sharing
+  request names the person who wrote it on its own row (``requested_by``, so that filing one
+  writes no extra row). Together they are what "every payload that carries my personal
+  information" means (:func:`held_by`).
 - The controller of a record decides its erasure: the provider department for what is about
   one of its resources, the data authority for the platform's own records.
 
@@ -26,7 +28,6 @@ from django.conf import settings
 from django.contrib.auth.models import User as Person
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
-from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 from django_stubs_ext import StrOrPromise
 
@@ -197,12 +198,44 @@ def remember(entry: Entry, person: User, record: str | None = None) -> PersonalP
                                           record=record or entry.subject)
 
 
-def held_by(person: User) -> QuerySet[PersonalPayload]:
-    """The payloads that hold ``person``'s personal information and are not erased."""
+@dataclass(frozen=True)
+class Held:
+    """A payload holding a person's personal information: its entry and the subject of the
+    workflow object it belongs to."""
+
+    entry: Entry
+    record: str
+
+    @property
+    def entry_id(self) -> int:
+        return self.entry.seq
+
+    @property
+    def kind(self) -> str:
+        return self.entry.kind
+
+
+SHARING_REQUESTED = "contracts.sharing.requested"
+
+
+def held_by(person: User) -> list[Held]:
+    """The payloads that hold ``person``'s personal information and are not erased, in
+    ledger order."""
     if not person.is_authenticated:
-        return PersonalPayload.objects.none()
-    return (PersonalPayload.objects.filter(person=person)
-            .exclude(entry__payload_row__data="").select_related("entry").order_by("entry"))
+        return []
+    noted = [Held(p.entry, p.record) for p in PersonalPayload.objects.filter(person=person)
+             .exclude(entry__payload_row__data="").select_related("entry")]
+    asked = [f"contracts/sharing/{pk}" for pk in SharingRequest.objects
+             .filter(requested_by=person).values_list("pk", flat=True)]
+    written = [Held(entry, entry.subject) for entry in Entry.objects
+               .filter(kind=SHARING_REQUESTED, subject__in=asked)
+               .exclude(payload_row__data="")] if asked else []
+    return sorted(noted + written, key=lambda held: held.entry.seq)
+
+
+def held_entry(person: User, seq: int) -> Held | None:
+    """The payload of entry ``seq``, if it holds ``person``'s personal information."""
+    return next((held for held in held_by(person) if held.entry.seq == seq), None)
 
 
 def record_of(entry: Entry) -> str:

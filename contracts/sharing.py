@@ -23,12 +23,14 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
+from django.contrib.auth.models import User as Person
 from django.db import transaction
 
 from catalog import access
 from catalog.models import DataItem, DataResource, Sharing
-from contracts import calendar, common, deadlines, grants, personal
+from contracts import calendar, common, deadlines, grants
 from contracts.models import Grant, SharingRequest
+from kernel import request_cache
 from kernel.errors import IllegalTransition, InvalidInput, NotPermitted
 from kernel.states import Machine, Transition
 from kernel.text import required_text
@@ -87,11 +89,15 @@ def subject(request: SharingRequest) -> str:
     return f"contracts/sharing/{request.pk}"
 
 
-def _payload(request: SharingRequest, **extra: Any) -> dict[str, Any]:
+def _payload(request: SharingRequest, items: list[str] | None = None,
+             **extra: Any) -> dict[str, Any]:
+    """The fields every entry about a request carries (``items``: the names of its data
+    items, read from the request unless given)."""
     return {
         "request": request.pk, "requester": request.requester.code,
         "resource": request.resource.code, "provider": request.resource.provider.code,
-        "items": common.item_names(request.items.all()), "state": request.state, **extra,
+        "items": common.item_names(request.items.all()) if items is None else items,
+        "state": request.state, **extra,
     }
 
 
@@ -150,6 +156,7 @@ def requester_acting(by: Any, requester: Participant | None = None) -> Participa
     return authz.acting_for(by, requester, kinds=capabilities.REQUESTER_KINDS)
 
 
+@request_cache.scoped
 def request_sharing(*, by: common.User, resource: DataResource, purpose: str, scenario: str,
                     legal_basis: str, period_from: date, period_until: date,
                     items: Sequence[DataItem | str] = (),
@@ -158,8 +165,7 @@ def request_sharing(*, by: common.User, resource: DataResource, purpose: str, sc
     asking = requester_acting(by, requester)
     if resource.provider_id == asking.pk:
         raise InvalidInput("resource", f"{resource.code} is {asking.code}'s own resource")
-    common.published(resource)
-    chosen = common.items_of(resource, items)
+    chosen = common.published_items(resource, items)
     texts = {"purpose": purpose, "scenario": scenario, "legal_basis": legal_basis}
     cleaned = {field: required_text(field, text, "request sharing")
                for field, text in texts.items()}
@@ -170,15 +176,20 @@ def request_sharing(*, by: common.User, resource: DataResource, purpose: str, sc
     with transaction.atomic():
         request = SharingRequest.objects.create(
             requester=asking, resource=resource, period_from=period_from,
-            period_until=period_until, due=due, **cleaned,
+            period_until=period_until, due=due,
+            requested_by=by if isinstance(by, Person) else None, **cleaned,
         )
-        request.items.set(chosen)
-        personal.remember(ledger.record(
+        if chosen:  # a new request: its items are added, none to remove
+            SharingRequest.items.through.objects.bulk_create(
+                SharingRequest.items.through(sharingrequest=request, dataitem=item)
+                for item in chosen)
+        ledger.record(
             actor=asking.code, kind="contracts.sharing.requested", subject=subject(request),
-            payload=_payload(request, sharing=resource.sharing, due=common.when(request.due),
+            payload=_payload(request, items=common.item_names(chosen),
+                             sharing=resource.sharing, due=common.when(request.due),
                              period_from=period_from.isoformat(),
                              period_until=period_until.isoformat(), **cleaned),
-        ), by)
+        )
         if resource.sharing == Sharing.UNCONDITIONAL:
             request = _decide(request, "approve", None)
         elif resource.sharing == Sharing.NOT_SHAREABLE:

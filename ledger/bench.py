@@ -16,11 +16,12 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 
 from crypto.bench import openssl_sm2
 from crypto.sm2 import PrivateKey
-from ledger import conf, keyring, selectors, services
+from ledger import conf, keyring, queue, selectors, services
 from ledger.models import LedgerKey
 from ledger.protocol.format import (
     VERSION,
@@ -162,6 +163,24 @@ def run(entries: int, batch: int = 500, openssl_seconds: float = 3.0,
     single = _rate(single_count, time.perf_counter() - start)
     report(f"single appends: {single:,.0f}/s ({single_count} appends, one transaction each)")
 
+    # The two halves of accept-then-integrate, one process each: how fast statements are
+    # accepted (signatures verified, queued) and how fast the integrator takes them.
+    queued = presign(signers, entries, entries, workers=2)
+    in_process, settings.SHULIAN_INTEGRATE_IN_PROCESS = settings.SHULIAN_INTEGRATE_IN_PROCESS, False
+    try:
+        start = time.perf_counter()
+        for offset in range(0, len(queued), queue.BATCH):
+            with transaction.atomic():
+                services.submit(queued[offset : offset + queue.BATCH])
+        accepted = _rate(len(queued), time.perf_counter() - start)
+    finally:
+        settings.SHULIAN_INTEGRATE_IN_PROCESS = in_process
+    start = time.perf_counter()
+    integrated_count = queue.drain(seal=False)
+    integrated = _rate(integrated_count, time.perf_counter() - start)
+    report(f"queue: accepted {accepted:,.0f}/s, integrated {integrated:,.0f}/s "
+           f"({len(queued)} in batches of {queue.BATCH}, one process each)")
+
     custodial_ms, _ = _latencies(
         lambda: services.sign_statement(actor=signers[0].owner, kind="bench.entry.appended",
                                         subject="bench/custodial", payload={"n": -1}),
@@ -177,6 +196,8 @@ def run(entries: int, batch: int = 500, openssl_seconds: float = 3.0,
         "entries": size,
         "single_appends_per_s": round(single, 1),
         "batch_appends_per_s": round(batched, 1),
+        "queue_accepted_per_s": round(accepted, 1),
+        "queue_integrated_per_s": round(integrated, 1),
         "batch_size": batch,
         "custodial_sign_ms_median": round(custodial_ms, 3),
         **proofs,
@@ -210,3 +231,61 @@ def fill(entries: int, batch: int = 2000, workers: int = 2,
     report(f"proofs at size {done:,}: {proofs}")
     return {"database": connection.vendor, "entries": done,
             "fill_per_s_including_signing": round(fill_rate, 1), **proofs}
+
+
+# --- concurrent writers: throughput and how long each waits ------------------------------
+
+
+def _writer(owner: str, seconds: float, start: Any, results: Any) -> None:
+    """A child process: ``record`` in a transaction of its own, for ``seconds``."""
+    waits: list[float] = []
+    try:
+        start.wait(timeout=60)
+        stop = time.perf_counter() + seconds
+        number = 0
+        while time.perf_counter() < stop:
+            began = time.perf_counter()
+            with transaction.atomic():
+                services.record(actor=owner, kind="bench.entry.recorded",
+                                subject=f"bench/{owner}/{number}", payload={"n": number})
+            waits.append(time.perf_counter() - began)
+            number += 1
+        results.put(waits)
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent
+        results.put(exc)
+    finally:
+        connection.close()
+
+
+def writers(count: int, seconds: float = 10.0, report: Callable[[str], None] = print) -> (
+    dict[str, Any]
+):
+    """``count`` processes recording at once: appends/s and each append's latency (its wait
+    for the lock included): median, p99 and the worst."""
+    import multiprocessing
+
+    services.ensure_ledger_key()
+    owners = [signer.owner for signer in make_signers(count)]
+    connection.close()
+    ctx = multiprocessing.get_context("fork")
+    start, results = ctx.Barrier(count + 1), ctx.Queue()
+    processes = [ctx.Process(target=_writer, args=(owner, seconds, start, results))
+                 for owner in owners]
+    for process in processes:
+        process.start()
+    start.wait(timeout=60)
+    found = [results.get(timeout=seconds + 120) for _ in processes]
+    for process in processes:
+        process.join(timeout=30)
+    failed = [item for item in found if isinstance(item, BaseException)]
+    if failed:
+        raise RuntimeError(f"a writer failed: {failed[0]!r}")
+    waits = sorted(wait for item in found for wait in item)
+    report(f"{len(waits)} appends by {count} writers in {seconds:.0f} s")
+    return {
+        "database": connection.vendor, "writers": count,
+        "record_appends_per_s": round(len(waits) / seconds, 1),
+        "latency_ms_median": round(statistics.median(waits) * 1000, 1),
+        "latency_ms_p99": round(waits[min(len(waits) - 1, int(len(waits) * 0.99))] * 1000, 1),
+        "latency_ms_max": round(waits[-1] * 1000, 1),
+    }

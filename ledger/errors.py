@@ -10,13 +10,15 @@ class AppendRefused(InvalidInput):
     """A statement was refused before anything was written; ``field`` names the cause and
     ``code`` is the format rule it breaks (ledger.protocol.rules.Code)."""
 
-    def __init__(self, field: str, reason: str, code: str = Code.FORMAT) -> None:
+    def __init__(self, field: str, reason: str, code: str = Code.FORMAT, *,
+                 index: int | None = None) -> None:
         super().__init__(field, reason)
         self.code = code
+        self.index = index  # which statement of a batch, when the batch is refused
 
     @classmethod
-    def of(cls, refusal: Refusal) -> AppendRefused:
-        return cls(refusal.field, refusal.reason, refusal.code)
+    def of(cls, refusal: Refusal, index: int | None = None) -> AppendRefused:
+        return cls(refusal.field, refusal.reason, refusal.code, index=index)
 
 
 NO_CUSTODY = "no-custodial-key"  # not a format rule: the server holds no key for the actor

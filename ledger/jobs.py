@@ -14,6 +14,7 @@ from celery import Task, current_app
 from django.db import transaction
 
 SEAL_CHECKPOINT = "ledger.tasks.seal_checkpoint"
+INTEGRATE = "ledger.tasks.integrate"
 COLLECT_COSIGNATURES = "ledger.tasks.collect_cosignatures"
 
 

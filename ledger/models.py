@@ -89,6 +89,8 @@ class Entry(models.Model):
     commitment = models.CharField(max_length=64, help_text="statement.payload")
     statement_time = models.DateTimeField()
     recorded = models.DateTimeField(db_index=True)
+    pending_id = models.BigIntegerField(null=True, unique=True,
+                                        help_text="the queued statement it integrated, if any")
 
     class Meta:
         ordering = ["seq"]
@@ -115,6 +117,54 @@ class Payload(models.Model):
     data = models.TextField()
     salt = models.CharField(max_length=24)
     restricted = models.BooleanField(default=False)
+
+
+class Pending(models.Model):
+    """A statement accepted but not yet integrated: queued in the transaction of the change it
+    records, checked already (format, signature, key, time, nonce), waiting for the
+    integrator to give it its seq (ledger.integrator). Deleted once integrated.
+
+    ``queued_at`` is when the ledger accepted it: the entry's ``recorded`` is that time, or
+    the previous entry's if later. ``problem`` is set if the integrator could not integrate
+    it at its position (never expected: the health check reports it).
+    """
+
+    statement = models.TextField(help_text="the canonical statement bytes")
+    signature = models.CharField(max_length=512)
+    payload = models.TextField(help_text="the canonical payload bytes")
+    salt = models.CharField(max_length=24)
+    restricted = models.BooleanField(default=False)
+    actor = models.CharField(max_length=128)
+    nonce = models.CharField(max_length=512)
+    key_id = models.CharField(max_length=64)
+    queued_at = models.DateTimeField()
+    problem = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name_plural = "pending statements"
+
+
+class Nonce(models.Model):
+    """Every (actor, nonce) the ledger has taken, by an entry or by a queued statement: the
+    one unique index both ways into the ledger go through, so that a nonce is used once."""
+
+    actor = models.CharField(max_length=128)
+    nonce = models.CharField(max_length=512)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["actor", "nonce"], name="ledger_nonce_once"),
+        ]
+
+
+class IntegratorLease(models.Model):
+    """Who integrates this ledger now: a long-running integrator holds the lease and renews
+    it; another waits until it expires, so that two never run at once."""
+
+    ledger = models.CharField(max_length=128, primary_key=True)
+    holder = models.CharField(max_length=128)
+    expires = models.DateTimeField()
 
 
 class MerkleNode(models.Model):

@@ -1,6 +1,8 @@
 """The ledger's write API, for the other apps: one import for every way to change it.
 
-* appending signed statements: :func:`append`, :func:`append_many` (:mod:`ledger.append`);
+* appending signed statements: :func:`append`, :func:`append_many` (:mod:`ledger.append`),
+  in the caller's transaction; or accepting them into the queue, integrated in batches
+  after the caller's commit: :func:`submit` (:mod:`ledger.queue`);
 * statements the server signs for an actor: :func:`record`, :func:`sign_statement`
   (:mod:`ledger.signing`);
 * the key registry: :func:`ensure_ledger_key`, :func:`register_key`,
@@ -15,9 +17,11 @@ change of the caller's, so that the change and its entry commit together.
 
 from __future__ import annotations
 
-from ledger.append import Submission, append, append_many
+from ledger.append import append, append_many
 from ledger.checkpoints import seal_checkpoint
 from ledger.conf import origin
+from ledger.integration import Submission
+from ledger.queue import submit
 from ledger.redaction import redact_payload
 from ledger.registry import (
     ensure_ledger_key,
@@ -32,5 +36,5 @@ from ledger.signing import record, sign_statement
 __all__ = [
     "Submission", "append", "append_many", "ensure_ledger_key", "issue_custodial_key",
     "origin", "record", "redact_payload", "register_key", "register_witness", "revoke_key",
-    "rotate_key", "seal_checkpoint", "sign_statement",
+    "rotate_key", "seal_checkpoint", "sign_statement", "submit",
 ]

@@ -12,10 +12,11 @@ from datetime import datetime
 from typing import Any
 
 from crypto.sm2 import PrivateKey
-from ledger import conf, keyring, keystore, store
-from ledger.append import Submission, append_many, require_transaction
-from ledger.errors import NO_CUSTODY, AppendRefused
-from ledger.models import CustodialKey, Entry, LedgerKey
+from ledger import conf, custody, store
+from ledger.append import append_many
+from ledger.errors import AppendRefused
+from ledger.integration import Submission, require_transaction
+from ledger.models import Entry, LedgerKey
 from ledger.protocol.format import (
     VERSION,
     FormatError,
@@ -53,21 +54,23 @@ def sign_with(private: PrivateKey, *, actor: str, kind: str, subject: str, paylo
     return Submission(statement, b64encode(signature), payload, b64encode(salt))
 
 
-def _custodial(actor: str, key: LedgerKey | None) -> PrivateKey:
+# Refusals that a held key earns when another process (or a rolled-back transaction) has
+# changed the registry since it was unsealed: drop it and sign again with a fresh lookup.
+_STALE_KEY = (Code.KEY_ENDED, Code.KEY_UNKNOWN, Code.KEY_WINDOW)
+
+
+def _custodial(actor: str, key: LedgerKey | None) -> tuple[PrivateKey, bool]:
+    """The private key to sign with, and whether it was held in memory."""
+    if key is not None:
+        return custody.unsealed(key), False
     # the key valid at the time the statement will carry, not at the wall clock's
-    signing = key or keystore.usable_signing_key(actor, statement_time())
-    try:
-        custody = signing.custody
-    except CustodialKey.DoesNotExist:
-        raise AppendRefused("actor", f"{actor!r} has no custodial key on this server",
-                            NO_CUSTODY) from None
-    return keyring.unseal(custody)
+    return custody.signer(actor, statement_time())
 
 
 def sign_statement(*, actor: str, kind: str, subject: str, payload: Any,
                    key: LedgerKey | None = None, time: datetime | None = None) -> Submission:
     """Build and sign a statement with ``actor``'s custodial key (no append)."""
-    return sign_with(_custodial(actor, key), actor=actor, kind=kind, subject=subject,
+    return sign_with(_custodial(actor, key)[0], actor=actor, kind=kind, subject=subject,
                      payload=payload, time=time)
 
 
@@ -78,24 +81,26 @@ def record(*, actor: str, kind: str, subject: str, payload: Any, restricted: boo
     Call it inside the transaction that makes the change it records. If the append is
     refused because the key was replaced meanwhile (a rotation took the lock first), or
     because another process recorded later than this one's clock says, the statement is
-    signed once more, with the successor or that later time.
+    signed once more, with the successor or that later time; so is a statement signed with
+    a key held in memory (:mod:`ledger.custody`) that the registry no longer lets sign.
     """
     require_transaction()
-    private = _custodial(actor, key)
+    private, held = _custodial(actor, key)
     time: datetime | None = None
-    for attempt in range(2):
+    for attempt in range(3):
         sub = sign_with(private, actor=actor, kind=kind, subject=subject, payload=payload,
                         time=time)
         try:
             return append_many([Submission(sub.statement, sub.signature, sub.payload, sub.salt,
                                            restricted)])[0]
         except AppendRefused as exc:
-            if attempt or exc.code not in (Code.TIME_WINDOW, Code.KEY_ENDED):
+            if attempt == 2 or key is not None and exc.code != Code.TIME_WINDOW:
                 raise
-            if exc.code == Code.KEY_ENDED:
-                if key is not None:
-                    raise
-                private = _custodial(actor, None)
-            else:
+            if exc.code in _STALE_KEY and (held or exc.code == Code.KEY_ENDED):
+                custody.forget(actor)
+                private, held = _custodial(actor, None)
+            elif exc.code == Code.TIME_WINDOW:
                 time = store.tail().recorded
+            else:
+                raise
     raise AssertionError("unreachable")  # pragma: no cover

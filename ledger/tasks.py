@@ -6,7 +6,14 @@ from typing import Any
 
 from celery import Task, shared_task
 
-from ledger import checkpoints, selectors, witnesses
+from ledger import checkpoints, queue, selectors, witnesses
+
+
+@shared_task(name="ledger.tasks.integrate")
+def integrate() -> int:
+    """Integrate the queued statements (the embedded default runs it after each commit that
+    queued some; production runs ``manage.py integrate`` instead)."""
+    return queue.drain()
 
 
 @shared_task(name="ledger.tasks.seal_checkpoint")

@@ -74,7 +74,7 @@ def reader(who: User | Reader | Participant | None) -> Reader:
         return Reader(None, (who,))
     if who is None or not who.is_authenticated:
         return Reader(None, ())
-    return Reader(who, tuple(authz.participants_of(who)))
+    return Reader(who, authz.participants(who))
 
 
 def oversees(user: User) -> bool:
@@ -126,13 +126,14 @@ def notarisation_service(user: User | None) -> Participant | None:
     """The admitted notarisation service (数据公证) ``user`` acts for, if any."""
     if user is None or not user.is_authenticated:
         return None
-    return authz.participants_of(user).filter(
-        kind=Kind.THIRD_PARTY, service_type=ServiceType.NOTARISATION,
-        status=Status.ADMITTED).first()
+    return next((p for p in authz.participants(user) if p.kind == Kind.THIRD_PARTY
+                 and p.service_type == ServiceType.NOTARISATION
+                 and p.status == Status.ADMITTED), None)
 
 
 def third_party(user: User | None) -> Participant | None:
     """The third-party service (certification, notarisation, valuation) ``user`` acts for."""
     if user is None or not user.is_authenticated:
         return None
-    return authz.participants_of(user).filter(kind=Kind.THIRD_PARTY).order_by("pk").first()
+    return min((p for p in authz.participants(user) if p.kind == Kind.THIRD_PARTY),
+               key=lambda p: p.pk, default=None)

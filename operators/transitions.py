@@ -12,6 +12,7 @@ from typing import Any, Generic, TypeVar
 from django.db import transaction
 from django.db.models import Model
 
+from kernel import request_cache
 from kernel.errors import NotPermitted
 from kernel.states import Machine
 from ledger import services as ledger
@@ -79,7 +80,7 @@ def take(machine: Machine[M], recorded: Recorded[M], obj: M, action: str, *,
     """Take ``action`` on ``obj`` for ``by`` (None: the platform) and return the changed
     object. ``change(locked, actor)`` validates the step's input and sets fields; it runs
     after the permission and state checks, so a refusal never depends on the input."""
-    with transaction.atomic():
+    with request_cache.scope(), transaction.atomic():
         locked = lock(obj, recorded.related)
         step = machine.permit(by, locked, action)
         outcome = change(locked, step.actor) if change is not None else None

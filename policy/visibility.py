@@ -18,6 +18,8 @@ exported for it), or an anonymous visitor (``operators.capabilities.Reader``).
   (published metadata of open resources, listed products, admitted participants) unless
   the payload was marked restricted; key registry entries (``ledger.*``) are public. A
   payload withheld from a reader is withheld with the reason.
+- A statement in the ledger's queue (where it stands, why it was set aside) is read by the
+  members of its actor and by oversight; to anyone else it looks missing.
 """
 
 from __future__ import annotations
@@ -51,6 +53,12 @@ PUBLIC_STATUSES = (Status.ADMITTED, Status.SUSPENDED, Status.REVOKED)
 
 
 # --- objects ------------------------------------------------------------------------------
+
+
+def sees_queued(who: Who, actor: str) -> bool:
+    """May ``who`` learn where a queued statement of ``actor`` stands?"""
+    found = reader(who)
+    return found.oversees or actor in found.codes
 
 
 def participants(who: Who) -> QuerySet[Participant]:

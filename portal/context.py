@@ -35,7 +35,7 @@ def portal(request: HttpRequest) -> dict[str, Any]:
         roles.append(_link("audit:regulator", _("Regulator"), "regulator"))
     if kinds & capabilities.DIRECTORY_NAV_KINDS:
         roles.append(_link("operators:list", _("Participants"), "participants"))
-    participants = list(authz.participants_of(user))
+    participants = list(authz.participants(user))
     return {
         "workflow_nav": workflow,
         "role_nav": roles,

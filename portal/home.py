@@ -10,7 +10,7 @@ from django.shortcuts import render
 
 from catalog.models import DataProduct, DataResource, ProductStatus, ResourceStatus
 from contracts.models import Delivery, Objection, Order
-from ledger import selectors
+from ledger import integrator, selectors
 from operators import authz
 from operators.models import Participant, Status
 from portal import inbox as tasks
@@ -50,5 +50,9 @@ def inbox(request: HttpRequest) -> HttpResponse:
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
+    """Liveness for load balancers: 200 when queued statements are integrated within the
+    bound, 503 saying why not."""
     status = selectors.status()
-    return JsonResponse({"ok": True, "ledger_size": status.size})
+    found = integrator.health()
+    return JsonResponse({"ok": found.ok, "ledger_size": status.size,
+                         "integration": found.to_json()}, status=200 if found.ok else 503)

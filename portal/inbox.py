@@ -125,7 +125,7 @@ def _waiting(user: authz.User, task: Task) -> QuerySet[Any]:
 
 def items(user: authz.User) -> list[Item]:
     """Everything awaiting ``user``'s action; dated items first, soonest (overdue) first."""
-    if not user.is_authenticated or not authz.participants_of(user).exists():
+    if not user.is_authenticated or not authz.participants(user):
         return []
     found: list[Item] = []
     for task in _tasks():

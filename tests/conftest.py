@@ -10,6 +10,16 @@ import pytest
 os.environ.setdefault("SHULIAN_DATA_DIR", tempfile.mkdtemp(prefix="shulian-test-"))
 
 
+@pytest.fixture(autouse=True)
+def _fresh_process_caches():
+    """Each test starts with the process's caches empty (kernel.caches): a row a rolled-back
+    test read must not be served to the next one."""
+    from kernel import caches
+
+    caches.clear_all()
+    yield
+
+
 @pytest.fixture
 def tmp_cwd(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)

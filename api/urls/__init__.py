@@ -3,13 +3,16 @@
 from django.urls import include, path
 from rest_framework.authtoken.views import obtain_auth_token
 
-from api import ledger
+from api import ledger, usage
 from api.urls.audit import regulator_urlpatterns
 
 urlpatterns = [
     path("auth/token/", obtain_auth_token, name="api-token"),
     path("ledger/entries/<int:seq>/payload/", ledger.PayloadView.as_view(),
          name="api-ledger-payload"),
+    path("ledger/pending/<int:pending_id>/", usage.PendingView.as_view(),
+         name="api-ledger-pending"),
+    path("usage-records/", usage.UsageRecordsView.as_view(), name="api-usage-records"),
     path("ledger/", include("ledger.api_urls")),
     path("participants/", include("api.urls.participants")),
     path("catalog/", include("api.urls.catalogue")),

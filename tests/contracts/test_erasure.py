@@ -103,7 +103,8 @@ def test_the_personal_kinds_and_their_controllers(world: w.World, settings: Any)
         period_until=w.today() + timedelta(days=5))
     requested = Entry.objects.get(kind="contracts.sharing.requested",
                                   subject=f"contracts/sharing/{request.pk}")
-    assert PersonalPayload.objects.get(entry=requested).person == world.operator_user
+    assert request.requested_by == world.operator_user
+    assert requested.seq in [held.entry_id for held in personal.held_by(world.operator_user)]
     sharing.approve_request(by=world.provider_user, request=request)
     grant = Grant.objects.get(sharing_request=request)
     # The grant carries the scenario, not a copy of the requester's words.

@@ -16,6 +16,9 @@ class Command(BaseCommand):
         parser.add_argument("--batch", type=int, default=500, help="append_many batch size")
         parser.add_argument("--scale", action="store_true",
                             help="fill to --entries (e.g. 1000000) and report proof latency")
+        parser.add_argument("--writers", type=int, default=0,
+                            help="instead: N processes recording at once (latency, fairness)")
+        parser.add_argument("--seconds", type=float, default=10.0, help="with --writers")
         parser.add_argument("--openssl-seconds", type=float, default=3.0)
         parser.add_argument("--json", action="store_true",
                             help="last line: one JSON object with the figures")
@@ -24,7 +27,10 @@ class Command(BaseCommand):
         entries = int(options["entries"])  # type: ignore[call-overload]
         say = self.stdout.write if not options["json"] else self.stderr.write
         with bench.scratch_database():
-            if options["scale"]:
+            if options["writers"]:
+                figures = bench.writers(int(options["writers"]),  # type: ignore[call-overload]
+                                        float(options["seconds"]), report=say)  # type: ignore[arg-type]
+            elif options["scale"]:
                 figures = bench.fill(entries, report=say)
             else:
                 figures = bench.run(entries, batch=int(options["batch"]),  # type: ignore[call-overload]
