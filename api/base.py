@@ -114,7 +114,7 @@ def acting_participant(request: Request) -> Participant | None:
 TAGS = {"api.participants": "participants", "api.catalogue.resources": "catalogue",
         "api.catalogue.products": "products", "api.workflows": "workflows",
         "api.audit": "audit", "api.regulator": "regulator", "api.ledger": "ledger",
-        "api.usage": "workflows"}
+        "api.erasure": "personal information", "api.usage": "workflows"}
 
 
 class TaggedSchema(AutoSchema):

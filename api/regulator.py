@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any, cast
 
 from django.db.models import QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
@@ -17,6 +18,7 @@ from rest_framework.response import Response
 
 from api.base import ApiListView, ApiView
 from audit import selectors
+from contracts import deadlines
 from contracts.models import Grant, Objection, OperationAgreement, Order, SharingRequest
 from crypto.canonical import parse
 from kernel.api import errors, order_by, orderings
@@ -110,6 +112,32 @@ class OverdueView(ApiView):
                  "escalated_at": o.escalated_at}
                 for o in selectors.overdue_objections(request.user)[:500]],
         })
+
+
+ERASURES = inline_serializer("RegulatorErasure", {
+    "id": serializers.IntegerField(), "controller": serializers.CharField(),
+    "ground": serializers.CharField(), "state": serializers.CharField(),
+    "payloads": serializers.IntegerField(), "due": serializers.DateTimeField(),
+    "overdue": serializers.BooleanField(),
+    "escalated_at": serializers.DateTimeField(allow_null=True)}, many=True)
+
+
+class ErasuresView(ApiView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(operation_id="regulator_erasures",
+                   summary="Erasure requests awaiting a decision or a re-examination, with "
+                           "their deadlines (soonest first)",
+                   responses={200: ERASURES, **errors(401, 403)})
+    def get(self, request: Request) -> Response:
+        regulator(request)
+        moment, when = timezone.now(), serializers.DateTimeField()  # Asia/Shanghai
+        return Response([
+            {"id": r.pk, "controller": r.controller.code, "ground": r.ground,
+             "state": r.state, "payloads": r.targets.count(), "due": when.to_representation(r.due),
+             "overdue": deadlines.erasure_overdue(r, moment),
+             "escalated_at": when.to_representation(r.escalated_at) if r.escalated_at else None}
+            for r in selectors.open_erasures(request.user)[:500]])
 
 
 ANOMALIES = inline_serializer("RegulatorAnomalies", {

@@ -314,6 +314,11 @@ class ObjectionInput(Input):
     grant = serializers.IntegerField(required=False, allow_null=True, default=None,
                                      min_value=1, max_value=MAX_ID,
                                      help_text="the grant objected to (ground legitimacy)")
+    contact = serializers.DictField(
+        child=serializers.CharField(max_length=254, allow_blank=True), required=False,
+        allow_null=True, default=None,
+        help_text="{name, phone, email}: how the provider reaches you, recorded in a "
+                  "restricted payload of its own that you may have erased later")
 
 
 class SignedObjectionInput(Input):
@@ -483,7 +488,8 @@ def _action(name: str, *, operation_id: str, summary: str, description: str,
     return ActionView
 
 
-ACTION_PREFIXES = ("sharing_requests_", "agreements_", "grants_", "objections_", "orders_")
+ACTION_PREFIXES = ("sharing_requests_", "agreements_", "grants_", "objections_", "orders_",
+                   "erasure_requests_")
 
 
 WRITTEN: dict[type[Any], type[Any]] = {
@@ -494,6 +500,9 @@ WRITTEN: dict[type[Any], type[Any]] = {
 
 
 def with_entry_of(serializer: type[Any]) -> type[Any]:
+    """``serializer`` with the entry a write appended (made once per serializer)."""
+    if serializer not in WRITTEN:
+        WRITTEN[serializer] = with_entry(serializer)
     return WRITTEN[serializer]
 
 
@@ -802,7 +811,8 @@ class ObjectionListView(ObjectionListBase):  # type: ignore[valid-type,misc]
         made = services.file_objection(by=request.user, resource=resource,
                                        ground=checked["ground"],
                                        description=checked["description"], grant=chosen,
-                                       participant=participant, submission=submission)
+                                       participant=participant, submission=submission,
+                                       contact=checked.get("contact"))
         subject = (objections.resource_subject(resource) if submission is not None
                    else objections.subject(made))
         return respond(ObjectionSerializer, made, request, latest_entry(subject), 201)

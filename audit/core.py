@@ -79,6 +79,7 @@ def _redactions(followed: Followed, payloads: Mapping[int, Stored] | PayloadSour
                 report: Report) -> None:
     """An erased payload must be gone: from a bundle, and from a database."""
     report.redacted = dict(followed.redactions)
+    report.erased_under = dict(followed.bases)
     targets = sorted(followed.redactions)
     present = set(payloads.get_many(targets)) if isinstance(payloads, PayloadSource) else \
         {seq for seq in targets if seq in payloads}

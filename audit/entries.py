@@ -205,6 +205,7 @@ class Followed:
     start: int
     reserved_seqs: set[int] = field(default_factory=set)
     redactions: dict[int, int] = field(default_factory=dict)  # target seq -> redaction seq
+    bases: dict[int, str] = field(default_factory=dict)  # target seq -> legal basis
 
     def reserved(self, seq: int) -> bool | None:
         return seq in self.reserved_seqs if seq >= self.start else None
@@ -218,7 +219,9 @@ class Followed:
         if not checked.accepted or stored is None or checked.kind is None:
             return
         if checked.kind == PAYLOAD_REDACTED:
-            self.redactions[read_redaction(stored.payload).seq] = seq
+            redaction = read_redaction(stored.payload)
+            self.redactions[redaction.seq] = seq
+            self.bases[redaction.seq] = redaction.basis
         else:
             self.keys.apply(seq, checked.kind, stored.payload)
 

@@ -41,7 +41,8 @@ class Report:
     ``first``/``last`` are the seqs of the range, ``root`` the hex root recomputed over
     [0, last+1). ``uncovered`` is the range of the newest entries no checkpoint covers yet
     (a ledger that has not sealed them, not a failure; a bundle must have none).
-    ``redacted`` maps the seq of each erased payload to the seq of the entry that erased it.
+    ``redacted`` maps the seq of each erased payload to the seq of the entry that erased it,
+    ``erased_under`` to the legal basis that entry records.
     ``cosigned`` lists valid witness names per checkpoint size, ``settled`` (when k was
     given) says whether at least k witnesses cosigned it.
     """
@@ -54,6 +55,7 @@ class Report:
     root: str | None = None
     uncovered: tuple[int, int] | None = None
     redacted: dict[int, int] = field(default_factory=dict)
+    erased_under: dict[int, str] = field(default_factory=dict)
     cosigned: dict[int, list[str]] = field(default_factory=dict)
     settled: dict[int, bool] = field(default_factory=dict)
 
@@ -64,6 +66,12 @@ class Report:
     def fail(self, seq: int | None, reason: str, code: str = "entry",
              checkpoint: int | None = None) -> None:
         self.failures.append(Failure(seq, reason, code, checkpoint))
+
+    def erasures(self) -> list[str]:
+        """One line per erased payload: its seq, the legal basis and the erasing entry."""
+        return [f"seq {target}: payload erased under {self.erased_under.get(target, '?')}, "
+                f"entry {by} (the entry itself verified)"
+                for target, by in sorted(self.redacted.items())]
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -76,6 +84,7 @@ class Report:
             "root": self.root,
             "uncovered": list(self.uncovered) if self.uncovered else None,
             "redacted": {str(seq): by for seq, by in sorted(self.redacted.items())},
+            "erased_under": {str(seq): basis for seq, basis in sorted(self.erased_under.items())},
         }
         if self.settled:
             data["settled"] = {str(size): done for size, done in sorted(self.settled.items())}

@@ -14,7 +14,14 @@ from django.db.models.functions import TruncDate
 from contracts import deadlines
 from contracts import selectors as contracts
 from contracts.calendar import SHANGHAI
-from contracts.models import Delivery, Grant, Objection, Order, SharingRequest
+from contracts.models import (
+    Delivery,
+    ErasureRequest,
+    Grant,
+    Objection,
+    Order,
+    SharingRequest,
+)
 from ledger.models import Entry
 from operators.models import Participant
 from policy import visibility
@@ -95,6 +102,11 @@ def overdue_or_escalated_requests(who: Who) -> QuerySet[SharingRequest]:
 def overdue_objections(who: Who) -> QuerySet[Objection]:
     """Open objections past a deadline or escalated."""
     return contracts.overdue_objections(among=visibility.objections(who))
+
+
+def open_erasures(who: Who) -> QuerySet[ErasureRequest]:
+    """Erasure requests awaiting a decision or a re-examination, soonest deadline first."""
+    return contracts.open_erasures(among=visibility.erasure_requests(who))
 
 
 def deliveries_near_expiry(who: Who) -> QuerySet[Delivery]:

@@ -112,6 +112,11 @@ def _check_items(resource: DataResource, items: Sequence[dict[str, Any]]) -> Non
             raise InvalidInput(f"{where}.sensitivity", _("must be a level from 1 to 4"))
         _choice(f"{where}.desensitisation", item.get("desensitisation", "none"),
                 Desensitisation.values)
+        if item.get("personal_information") and item.get(
+                "desensitisation", Desensitisation.NONE) == Desensitisation.NONE:
+            raise InvalidInput(f"{where}.desensitisation", "personal information must declare "
+                               "the desensitisation its deliveries apply (mask, hash or "
+                               "generalise)")
         if item.get("authoritative") and not item.get("standard_code"):
             raise InvalidInput(f"{where}.standard_code",
                                _("an authoritative source must name the standard it sources"))
@@ -138,10 +143,27 @@ def _check_one_source(resource: DataResource, field: str, standard: str) -> None
             provider=holder.resource.provider.name_zh)
 
 
+def _check_personal_kept(resource: DataResource, items: Sequence[dict[str, Any]]) -> None:
+    """Once published, an item declared personal information stays so: grants were decided,
+    and its deliveries are checked (``contracts.desensitisation``), on that declaration, and a
+    revision taking it back would let the item be delivered in the clear."""
+    if resource.version == 0:
+        return
+    personal = set(resource.items.filter(personal_information=True)
+                   .values_list("name", flat=True))
+    for index, item in enumerate(items):
+        name = str(item.get("name", "")).strip()
+        if name in personal and not item.get("personal_information"):
+            raise InvalidInput(f"items[{index}].personal_information", _(
+                "%(item)s is declared personal information in a published version: a "
+                "revision cannot take that back") % {"item": name})
+
+
 def _replace_items(resource: DataResource, items: Sequence[dict[str, Any]]) -> None:
     """Make the resource's items exactly ``items``. An item that keeps its name is updated
     in place, so its quality rules stay; items no longer named go, with their rules."""
     _check_items(resource, items)
+    _check_personal_kept(resource, items)
     kept = {item.name: item.pk for item in resource.items.all()}
     names = [item["name"] for item in items]
     resource.items.exclude(name__in=names).delete()

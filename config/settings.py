@@ -192,7 +192,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         # instead of failing with "database is locked" when they upgrade a read lock.
         "transaction_mode": "IMMEDIATE",
         "timeout": 30,
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        # secure_delete: an erased payload's bytes are overwritten, not left in the page's
+        # free space, so that a backup written after an erasure does not contain it.
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                        "PRAGMA secure_delete=ON;",
     }
     # A file, not :memory:, so that tests with several processes share the test database.
     # One per test process, so that concurrent runs never share a test database.
@@ -368,12 +371,16 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ParticipantKindEnum": "operators.models.Kind",
         "ParticipantStatusEnum": "operators.models.Status",
+        "ServiceTypeEnum": "operators.models.ServiceType",
         "ResourceStatusEnum": "catalog.models.ResourceStatus",
         "ProductStatusEnum": "catalog.models.ProductStatus",
         "SharingRequestStateEnum": "contracts.models.SharingRequest.State",
         "AgreementStateEnum": "contracts.models.OperationAgreement.State",
         "GrantStateEnum": "contracts.models.Grant.State",
         "ObjectionStateEnum": "contracts.models.Objection.State",
+        "ObjectionGroundEnum": "contracts.models.Objection.Ground",
+        "ErasureRequestStateEnum": "contracts.models.ErasureRequest.State",
+        "ErasureGroundEnum": "contracts.models.ErasureRequest.Ground",
         "OrderStateEnum": "contracts.models.Order.State",
         "VerificationStateEnum": "audit.models.Verification.State",
     },
@@ -393,6 +400,38 @@ SHULIAN_OBJECTION_RESOLVE_DAYS = int(os.environ.get("SHULIAN_OBJECTION_RESOLVE_D
 SHULIAN_OBJECTION_APPEAL_DAYS = int(os.environ.get("SHULIAN_OBJECTION_APPEAL_DAYS", "15"))
 # Terms, in calendar months (contracts.deadlines): the longest sharing request, and so grant.
 SHULIAN_SHARING_MAX_MONTHS = _env_int("SHULIAN_SHARING_MAX_MONTHS", 12)
+
+# Erasure requests (个人信息删除请求): decided, and a refusal appealed, within these.
+SHULIAN_ERASURE_DAYS = int(os.environ.get("SHULIAN_ERASURE_DAYS", "15"))
+SHULIAN_ERASURE_APPEAL_DAYS = int(os.environ.get("SHULIAN_ERASURE_APPEAL_DAYS", "15"))
+
+
+def _retention_from_env() -> dict[str, float | None]:
+    """SHULIAN_RETENTION: a JSON object of payload kind -> days (a number >= 0, or null to
+    keep that kind); contracts.personal holds the defaults and refuses unknown kinds."""
+    import json
+
+    from django.core.exceptions import ImproperlyConfigured
+
+    text = os.environ.get("SHULIAN_RETENTION", "").strip()
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"SHULIAN_RETENTION is not JSON: {exc}") from None
+    if not isinstance(value, dict) or not all(
+        days is None or (isinstance(days, int | float) and not isinstance(days, bool)
+                         and days >= 0) for days in value.values()
+    ):
+        raise ImproperlyConfigured("SHULIAN_RETENTION must be a JSON object of payload kind "
+                                   "-> days (a number >= 0) or null")
+    return value
+
+
+# Retention of personal information per payload kind, in days, over contracts.personal's
+# defaults: e.g. {"contracts.objection.contact": 365}.
+SHULIAN_RETENTION = _retention_from_env()
 # Tests with a live worker: run the workflow beat tasks every N seconds instead.
 _BEAT_SECONDS = float(os.environ.get("SHULIAN_BEAT_SECONDS", "0")) or None
 CELERY_BEAT_SCHEDULE = {
@@ -402,6 +441,9 @@ CELERY_BEAT_SCHEDULE = {
     "expire-grants": {"task": "contracts.tasks.expire_grants",
                       "schedule": _BEAT_SECONDS or 60.0},
     "collect-cosignatures": {"task": "ledger.tasks.collect_cosignatures", "schedule": 60.0},
+    "erase-expired-personal-information": {
+        "task": "contracts.tasks.erase_expired_personal_information",
+        "schedule": _BEAT_SECONDS or 3600.0},
 }
 
 LOGGING = {

@@ -7,6 +7,7 @@ from django.contrib import admin
 
 from contracts.models import (
     Delivery,
+    ErasureRequest,
     Grant,
     Holiday,
     Objection,
@@ -58,3 +59,9 @@ class ObjectionAdmin(ReadOnlyAdmin):
 class OrderAdmin(ReadOnlyAdmin):
     list_display = ("code", "product", "buyer", "seller", "amount", "currency", "state")
     list_filter = ("state",)
+
+
+@admin.register(ErasureRequest)
+class ErasureRequestAdmin(ReadOnlyAdmin):
+    list_display = ("pk", "controller", "ground", "scope", "state", "due", "escalated_at")
+    list_filter = ("state", "ground")

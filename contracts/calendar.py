@@ -182,6 +182,11 @@ def local_date(moment: datetime | date) -> date:
     return moment
 
 
+def local_text(moment: datetime) -> str:
+    """A moment as people here read it: Asia/Shanghai, to the minute."""
+    return moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+
+
 def end_of_day(day: date) -> datetime:
     """The last microsecond of ``day`` in Asia/Shanghai, as an aware datetime."""
     return datetime.combine(day, time.max, tzinfo=SHANGHAI)

@@ -3,8 +3,8 @@ queryset forms that the tasks, the inbox, the pages and the regulator use.
 
 Deadlines are in working days (``contracts.calendar``; weekends, public holidays and 调休)
 and their lengths are settings: SHULIAN_SHARING_REVIEW_DAYS, SHULIAN_OBJECTION_ACCEPT_DAYS,
-SHULIAN_OBJECTION_RESOLVE_DAYS and SHULIAN_OBJECTION_APPEAL_DAYS. A grant is *near expiry*
-within NEAR_EXPIRY of its end.
+SHULIAN_OBJECTION_RESOLVE_DAYS, SHULIAN_OBJECTION_APPEAL_DAYS, SHULIAN_ERASURE_DAYS and
+SHULIAN_ERASURE_APPEAL_DAYS. A grant is *near expiry* within NEAR_EXPIRY of its end.
 
 Terms are in calendar months: an authorised-operation agreement runs at most
 AGREEMENT_MAX_MONTHS (five years, the 2025 national rules' cap), a sharing request (and so
@@ -22,7 +22,7 @@ from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from contracts import calendar
-from contracts.models import Grant, Objection, SharingRequest
+from contracts.models import ErasureRequest, Grant, Objection, SharingRequest
 from kernel.times import local
 
 NEAR_EXPIRY = timedelta(days=3)
@@ -122,6 +122,54 @@ def appeal_closed(objection: Objection, at: datetime) -> str | None:
     return None
 
 
+# --- erasure requests (个人信息删除请求) ------------------------------------------------------
+
+ES = ErasureRequest.State
+
+
+def erasure_due(moment: datetime) -> datetime:
+    """A request filed (or a refusal appealed) at ``moment`` is decided by then."""
+    return calendar.add_working_days(moment, settings.SHULIAN_ERASURE_DAYS)
+
+
+def erasure_appeal_until(refused: datetime) -> datetime:
+    return calendar.add_working_days(refused, settings.SHULIAN_ERASURE_APPEAL_DAYS)
+
+
+def erasure_overdue(request: ErasureRequest, at: datetime) -> bool:
+    """Open (awaiting a decision or a re-examination) past its deadline."""
+    return request.state in ErasureRequest.OPEN_STATES and request.due < at
+
+
+def erasure_missed(request: ErasureRequest, at: datetime) -> str | None:
+    """Which deadline (the decision, the re-examination of an appeal) the request has
+    missed and not yet been escalated for; each is escalated once."""
+    if not erasure_overdue(request, at):
+        return None
+    if request.escalated_at is not None and request.escalated_at > request.due:
+        return None
+    return "decision" if request.state == ES.FILED else "appeal"
+
+
+def overdue_erasures_q(at: datetime) -> Q:
+    return Q(state__in=ErasureRequest.OPEN_STATES, due__lt=at)
+
+
+def erasures_to_escalate_q(at: datetime) -> Q:
+    return overdue_erasures_q(at) & (Q(escalated_at__isnull=True)
+                                     | Q(escalated_at__lte=F("due")))
+
+
+def erasure_appeal_closed(request: ErasureRequest, at: datetime) -> str | None:
+    """Why the filer can no longer appeal a refusal: once only, within the appeal period."""
+    if request.appealed:
+        return _("erasure request %(pk)s was already appealed once") % {"pk": request.pk}
+    if request.appeal_until is not None and request.appeal_until < at:
+        return _("the appeal period ended at %(time)s") % {
+            "time": calendar.local_text(request.appeal_until)}
+    return None
+
+
 # --- grants -------------------------------------------------------------------------------
 
 
@@ -159,12 +207,13 @@ TermProblem = tuple[str, str]  # ("start" or "end": the date at fault, the reaso
 
 def _term_problem(start: date, end: date, n: int, today: date) -> TermProblem | None:
     if end > last_day_of_term(start, n):
-        return "end", (f"the term from {start} may run {n} months at most, to "
-                       f"{last_day_of_term(start, n)}")
+        return "end", str(_("the term from %(start)s may run %(n)s months at most, to "
+                            "%(last)s") % {"start": start, "n": n,
+                                           "last": last_day_of_term(start, n)})
     latest_start = _months_after(today, n)
     if latest_start is not None and start > latest_start:
-        return "start", f"the term may begin {n} months from today at the latest " \
-                        f"({latest_start})"
+        return "start", str(_("the term may begin %(n)s months from today at the latest "
+                              "(%(latest)s)") % {"n": n, "latest": latest_start})
     return None
 
 

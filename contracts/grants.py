@@ -17,8 +17,8 @@ from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from catalog import access
-from catalog.models import DataItem, DataResource, Desensitisation
-from contracts import common, selectors
+from catalog.models import DataItem, DataResource
+from contracts import common, desensitisation, selectors
 from contracts.deliveries import delivered_digest
 from contracts.models import Delivery, Grant, OperationAgreement, SharingRequest
 from kernel.errors import IllegalTransition, InvalidInput, NotPermitted
@@ -161,12 +161,14 @@ def _check_usable(grant: Grant, moment: datetime) -> None:
                                 grant=grant.pk, time=local(grant.valid_from))
 
 
-def _check_scope(grant: Grant, desensitisation: Mapping[str, str]) -> dict[str, str]:
-    if not isinstance(desensitisation, Mapping) or not desensitisation:
+def _check_scope(grant: Grant, rules: Mapping[str, str]) -> tuple[dict[str, str], list[str]]:
+    """The rule applied per delivered item, checked (``contracts.desensitisation``), and
+    the delivered items that are personal information."""
+    if not isinstance(rules, Mapping) or not rules:
         raise InvalidInput("desensitisation", _("name each delivered data item and its rule"))
     catalogue = {item.name: item for item in grant.resource.items.all()}
     in_grant = set(common.item_names(grant.items.all())) or set(catalogue)
-    for name, rule in desensitisation.items():
+    for name, rule in rules.items():
         field = f"desensitisation[{name}]"
         if name not in catalogue:
             raise InvalidInput(field, _("is not a data item of %(code)s"),
@@ -174,14 +176,11 @@ def _check_scope(grant: Grant, desensitisation: Mapping[str, str]) -> dict[str, 
         if name not in in_grant:
             raise InvalidInput(field, _("is outside the scope of grant %(grant)s"),
                                grant=grant.pk)
-        if rule not in Desensitisation.values:
-            raise InvalidInput(field, _("must be one of %(choices)s"),
-                               choices=", ".join(Desensitisation.values))
-        needed = catalogue[name].desensitisation
-        if needed != Desensitisation.NONE and rule == Desensitisation.NONE:
-            raise InvalidInput(field, _("the catalogue requires “%(rule)s” for this item"),
-                               rule=catalogue[name].get_desensitisation_display())
-    return dict(sorted(desensitisation.items()))
+        refused = desensitisation.refusal(catalogue[name], rule)
+        if refused:
+            raise InvalidInput(field, refused)
+    personal = sorted(name for name in rules if catalogue[name].personal_information)
+    return dict(sorted(rules.items())), personal
 
 
 def deliverer(by: Any, grant: Grant) -> Participant:
@@ -198,9 +197,10 @@ def record_delivery(*, by: common.User, grant: Grant, rows: int,
                     desensitisation: Mapping[str, str], data: bytes | None = None,
                     digest: str | None = None, data_name: str = "") -> Delivery:
     """A usage record: the provider delivered data under ``grant``; the entry holds the
-    SM3 digest, row count, desensitisation per item and whether the data was disputed.
-    When the delivered file is a CSV or JSON table (``data_name``), the row count must be
-    the number of rows it holds."""
+    SM3 digest, row count, the desensitisation applied per item (a personal-information
+    item only with the rule its resource declares), which delivered items are personal
+    information, and whether the data was disputed. When the delivered file is a CSV or
+    JSON table (``data_name``), the row count must be the number of rows it holds."""
     deliverer(by, grant)
     if not isinstance(rows, int) or isinstance(rows, bool) or not 0 <= rows < 2**53:
         raise InvalidInput("rows", _("must be a whole number of rows >= 0"))
@@ -214,7 +214,7 @@ def record_delivery(*, by: common.User, grant: Grant, rows: int,
         locked = Grant.objects.select_for_update(of=("self",)).select_related(
             "agreement", "resource", "grantee").get(pk=grant.pk)
         _check_usable(locked, common.now())
-        rules = _check_scope(locked, desensitisation)
+        rules, personal = _check_scope(locked, desensitisation)
         disputed = selectors.is_disputed(locked.resource)
         entry = ledger.record(
             actor=locked.resource.provider.code, kind="contracts.delivery.recorded",
@@ -222,7 +222,7 @@ def record_delivery(*, by: common.User, grant: Grant, rows: int,
             payload={"grant": locked.pk, "grantee": locked.grantee.code,
                      "resource": locked.resource.code, "version": locked.resource.version,
                      "sm3": sm3, "rows": rows, "desensitisation": rules,
-                     "disputed": disputed},
+                     "personal_information": personal, "disputed": disputed},
         )
         return Delivery.objects.create(grant=locked, digest=sm3, rows=rows,
                                        desensitisation=rules, disputed=disputed,

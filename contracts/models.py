@@ -53,6 +53,9 @@ class SharingRequest(models.Model):
     decided_at = models.DateTimeField(null=True, blank=True)
     decided_by = models.ForeignKey(Participant, null=True, blank=True,
                                    on_delete=models.PROTECT, related_name="sharing_decisions")
+    # the person who wrote the request (its purpose is their personal information)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                     on_delete=models.PROTECT, related_name="+")
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -245,3 +248,104 @@ class Order(models.Model):
 
     def __str__(self) -> str:
         return self.code
+
+
+class PersonalPayload(models.Model):
+    """A ledger payload that holds a person's personal information (个人信息), noted when
+    that person's own step wrote it (an objection, its contact details, an appeal, a
+    request): what "every payload that carries my personal information" means.
+
+    ``record`` is the subject of the workflow object the payload belongs to (for a
+    client-signed filing it differs from the entry's own subject); ``contracts.personal``
+    declares which kinds hold personal information and who controls each record.
+    """
+
+    entry = models.OneToOneField("ledger.Entry", on_delete=models.PROTECT, primary_key=True,
+                                 related_name="personal")
+    person = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                               related_name="personal_payloads")
+    kind = models.CharField(max_length=128)
+    record = models.CharField(max_length=512)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["entry"]
+
+
+class ErasureRequest(models.Model):
+    """A request to erase personal information (个人信息删除请求, PIPL art. 47; GB/T
+    35273-2020 §8.3): by the data subject, or by the data authority on a court order or a
+    statutory ground; decided by the controller of the data within a deadline."""
+
+    class State(models.TextChoices):
+        FILED = "filed", _("awaiting the controller's decision")
+        ERASED = "erased", _("approved: erased")
+        REFUSED = "refused", _("refused")
+        APPEALED = "appealed", _("appealed")
+        CLOSED = "closed", _("refusal upheld on appeal")
+        WITHDRAWN = "withdrawn", _("withdrawn")
+
+    class Ground(models.TextChoices):
+        PURPOSE = "purpose", _("the purpose is achieved or no longer needs it")
+        CONSENT = "consent", _("consent withdrawn")
+        RETENTION = "retention", _("the retention period has ended")
+        UNLAWFUL = "unlawful", _("processed against the law or an agreement")
+        COURT_ORDER = "court_order", _("a court order")
+        STATUTORY = "statutory", _("a statutory ground")
+
+    class Scope(models.TextChoices):
+        PAYLOAD = "payload", _("one named payload")
+        ALL = "all", _("every payload that carries the person's personal information")
+
+    filer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                              related_name="erasure_requests_filed")
+    filer_participant = models.ForeignKey(Participant, null=True, blank=True,
+                                          on_delete=models.PROTECT,
+                                          related_name="erasure_requests_filed")
+    person = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                               on_delete=models.PROTECT, related_name="erasure_requests",
+                               help_text="the data subject, when the request names one")
+    controller = models.ForeignKey(Participant, on_delete=models.PROTECT,
+                                   related_name="erasure_requests_to_decide")
+    ground = models.CharField(max_length=16, choices=Ground.choices)
+    scope = models.CharField(max_length=16, choices=Scope.choices)
+    reference = models.CharField(max_length=200, blank=True,
+                                 help_text="the court order's number or the statute")
+    basis = models.CharField(max_length=512, help_text="the legal basis the erasure records")
+    reason = models.TextField(blank=True, help_text="the filer's own words (personal)")
+    state = models.CharField(max_length=16, choices=State.choices, default=State.FILED)
+    due = models.DateTimeField()
+    escalated_at = models.DateTimeField(null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(Participant, null=True, blank=True,
+                                   on_delete=models.PROTECT, related_name="erasure_decisions")
+    refusal = models.TextField(blank=True)
+    appeal_until = models.DateTimeField(null=True, blank=True)
+    appealed = models.BooleanField(default=False)
+    outcome = models.TextField(blank=True, help_text="the data authority's re-examination")
+    created = models.DateTimeField(auto_now_add=True)
+
+    OPEN_STATES = (State.FILED, State.APPEALED)
+
+    class Meta:
+        ordering = ["-created"]
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in self.OPEN_STATES
+
+
+class ErasureTarget(models.Model):
+    """One payload an erasure request asks to erase, and the redaction entry that erased it."""
+
+    request = models.ForeignKey(ErasureRequest, on_delete=models.CASCADE,
+                                related_name="targets")
+    entry = models.ForeignKey("ledger.Entry", on_delete=models.PROTECT,
+                              related_name="erasure_targets")
+    redaction_seq = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["entry"]
+        constraints = [
+            models.UniqueConstraint(fields=["request", "entry"], name="erasure_target_once"),
+        ]

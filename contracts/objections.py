@@ -9,29 +9,38 @@ take them too. While an objection is open the resource is disputed (有异议).
 
 Anyone with an account may file. A person acting for no participant (a data subject) is
 not a ledger actor: the platform records the filing and the appeal with its own key, and
-the payload carries the SM3 of the username and is restricted.
+the payload carries the person's pseudonym (``personal.pseudonym``, a keyed hash that no
+reader can confirm a guess of the username with) and is restricted.
+
+The filer's contact details, when given, are recorded in a payload of their own
+(``contracts.objection.contact``, restricted), so that erasing them leaves the objection's
+facts on record. The description, the contact details and the grounds of an appeal are
+personal information (``contracts.personal``), noted as the filer's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from catalog import access
 from catalog import services as catalog
 from catalog.models import DataResource
-from contracts import common, deadlines
+from contracts import common, deadlines, personal
 from contracts.models import Grant, Objection
-from crypto.sm3 import sm3_hex
 from kernel import request_cache
 from kernel.errors import InvalidInput, NotFound, NotPermitted
 from kernel.states import Machine, Transition
 from kernel.text import required_text
 from ledger import services as ledger
+from ledger.models import Entry
 from operators import authz, capabilities
 from operators.models import Participant
 from operators.transitions import Change, Recorded, lock, platform, take
@@ -110,8 +119,8 @@ def _filer_actor(objection: Objection) -> tuple[str, dict[str, Any], bool]:
     """(actor, payload fields, restricted) for the filer's own entries."""
     if objection.filer_participant is not None:
         return objection.filer_participant.code, {"filer": objection.filer_participant.code}, False
-    username = objection.filer.get_username()
-    return ledger.origin(), {"filer": None, "filer_sm3": sm3_hex(username.encode())}, True
+    return ledger.origin(), {"filer": None,
+                             "filer_pseudonym": personal.pseudonym(objection.filer)}, True
 
 
 def _as_participant(by: authz.User, participant: Participant | None) -> Participant | None:
@@ -124,6 +133,42 @@ def _as_participant(by: authz.User, participant: Participant | None) -> Particip
 
 
 SIGNED_FILING = "contracts.objection.filed"
+CONTACT = "contracts.objection.contact"
+CONTACT_FIELDS = ("name", "phone", "email")
+_PHONE = re.compile(r"^\+?[0-9][0-9 ()-]{4,30}\Z")
+
+
+def contact_details(contact: Mapping[str, Any] | None) -> dict[str, str] | None:
+    """The filer's contact details checked, or None when none is given: a name (optional)
+    and a telephone number or an e-mail address to be reached at."""
+    if not contact:
+        return None
+    if not isinstance(contact, Mapping):
+        raise InvalidInput("contact", _("must be an object with name, phone and email"))
+    unknown = sorted(set(contact) - set(CONTACT_FIELDS))
+    if unknown:
+        raise InvalidInput(f"contact.{unknown[0]}", _("is not a contact field"))
+    found = {}
+    for name in CONTACT_FIELDS:
+        value = contact.get(name)
+        if value is not None and not isinstance(value, str):
+            raise InvalidInput(f"contact.{name}", _("must be text"))
+        found[name] = (value or "").strip()
+    if not any(found.values()):
+        return None
+    if len(found["name"]) > 100:
+        raise InvalidInput("contact.name", _("must be at most %(n)d characters") % {"n": 100})
+    if found["phone"] and not _PHONE.match(found["phone"]):
+        raise InvalidInput("contact.phone", _("is not a telephone number"))
+    if found["email"]:
+        try:
+            validate_email(found["email"])
+        except ValidationError:
+            raise InvalidInput("contact.email", _("is not an e-mail address")) from None
+    if not found["phone"] and not found["email"]:
+        raise InvalidInput("contact.phone", _("give a telephone number or an e-mail address "
+                                              "to be reached at"))
+    return found
 
 
 def resource_subject(resource: DataResource) -> str:
@@ -161,12 +206,14 @@ def _check_submission(submission: ledger.Submission, filer: Participant | None,
 def file_objection(*, by: authz.User, resource: DataResource, ground: str,
                    description: str, grant: Grant | None = None,
                    participant: Participant | None = None,
-                   submission: ledger.Submission | None = None) -> Objection:
+                   submission: ledger.Submission | None = None,
+                   contact: Mapping[str, Any] | None = None) -> Objection:
     """Anyone signed in objects to a resource's data, or to an authorisation (a grant).
 
     With ``submission`` (a statement the filer's participant signed with its own key, about
     ``resource_subject(resource)``, whose payload names resource, ground, description,
-    filer and grant) that statement is appended instead of one signed on the server."""
+    filer and grant) that statement is appended instead of one signed on the server.
+    ``contact`` (name, phone, email) goes into a payload of its own (see the module)."""
     if not by.is_authenticated:
         raise NotPermitted(_("sign in first"))
     if not access.visible(by).filter(pk=resource.pk).exists():
@@ -182,8 +229,12 @@ def file_objection(*, by: authz.User, resource: DataResource, ground: str,
 
     description = required_text("description", description, _("to file an objection"))
     filer = _as_participant(by, participant)
+    details = contact_details(contact)
     if submission is not None:
         _check_submission(submission, filer, resource, ground, description, grant)
+        if details is not None:
+            raise InvalidInput("contact", _("contact details go with a filing the server "
+                                            "signs, not with a client-signed one"))
     with transaction.atomic():
         filed = common.now()
         objection = Objection.objects.create(
@@ -192,17 +243,37 @@ def file_objection(*, by: authz.User, resource: DataResource, ground: str,
             accept_due=deadlines.objection_accept_due(filed),
         )
         if submission is not None:
-            ledger.append_many([submission])
+            (entry,) = ledger.append_many([submission])
+            personal.remember(entry, by, subject(objection))
             return objection
         actor, who, restricted = _filer_actor(objection)
-        ledger.record(
+        entry = ledger.record(
             actor=actor, kind="contracts.objection.filed", subject=subject(objection),
             payload=_payload(objection, version=resource.version, description=description,
                              grant=grant.pk if grant else None,
                              accept_due=common.when(objection.accept_due), **who),
             restricted=restricted,
         )
+        personal.remember(entry, by)
+        if details is not None:
+            personal.remember(ledger.record(
+                actor=actor, kind=CONTACT, subject=subject(objection),
+                payload={"objection": objection.pk, **details}, restricted=True), by)
     return objection
+
+
+def contact_entry(objection: Objection) -> Entry | None:
+    """The entry that holds the filer's contact details, if they gave any."""
+    return Entry.objects.filter(kind=CONTACT, subject=subject(objection)).first()
+
+
+def filing_entry(objection: Objection) -> Entry | None:
+    """The entry that filed the objection (a client-signed one is about its resource)."""
+    found = Entry.objects.filter(kind=SIGNED_FILING, subject=subject(objection)).first()
+    if found is None:
+        found = Entry.objects.filter(kind=SIGNED_FILING, personal__record=subject(objection)
+                                     ).first()
+    return found
 
 
 RECORDED: Recorded[Objection] = Recorded(
@@ -224,7 +295,12 @@ def _step(objection: Objection, action: str, by: common.User, apply: Decide) -> 
         code, fields, restricted = _filer_actor(locked)
         return Change({**extra, **fields}, actor=code, restricted=restricted)
 
-    return take(OBJECTION, RECORDED, objection, action, by=by, change=change)
+    def noted(locked: Objection, actor: Any, entry: Entry) -> None:
+        personal.remember(entry, locked.filer)
+
+    writes_personal = personal.is_personal(RECORDED.kind(action))
+    return take(OBJECTION, RECORDED, objection, action, by=by, change=change,
+                after=noted if writes_personal else None)
 
 
 def accept_objection(*, by: common.User, objection: Objection) -> Objection:

@@ -12,7 +12,14 @@ from django.utils.translation import gettext_lazy as _
 from catalog.models import DataResource
 from contracts import common, deadlines
 from contracts.calendar import SHANGHAI, local_date
-from contracts.models import Grant, Objection, OperationAgreement, Order, SharingRequest
+from contracts.models import (
+    ErasureRequest,
+    Grant,
+    Objection,
+    OperationAgreement,
+    Order,
+    SharingRequest,
+)
 from kernel.errors import InvalidInput
 from operators.models import Participant
 
@@ -108,6 +115,23 @@ def objections_to_escalate(at: datetime | None = None) -> QuerySet[Objection]:
 
 def requests_to_escalate(at: datetime | None = None) -> QuerySet[SharingRequest]:
     return overdue_requests(at).filter(escalated_at__isnull=True).order_by("pk")
+
+
+def erasures_to_escalate(at: datetime | None = None) -> QuerySet[ErasureRequest]:
+    return ErasureRequest.objects.filter(
+        deadlines.erasures_to_escalate_q(_now(at))).order_by("pk")
+
+
+# --- erasure requests -------------------------------------------------------------------------
+
+
+def open_erasures(*, among: QuerySet[ErasureRequest] | None = None,
+                  ) -> QuerySet[ErasureRequest]:
+    """Erasure requests awaiting a decision or a re-examination, soonest deadline first:
+    what the regulator watches (``among`` those a reader may see)."""
+    base = ErasureRequest.objects.all() if among is None else among
+    return base.filter(state__in=ErasureRequest.OPEN_STATES).select_related(
+        "controller").order_by("due", "pk")
 
 
 # --- transaction totals for the regulator ---------------------------------------------------

@@ -15,6 +15,15 @@ from contracts.agreements import (
     suspend_agreement,
     terminate_agreement,
 )
+from contracts.erasure import (
+    appeal_erasure,
+    approve_erasure,
+    escalate_erasure,
+    refuse_erasure,
+    request_erasure,
+    uphold_refusal,
+    withdraw_erasure,
+)
 from contracts.grants import expire_grant, record_delivery, revoke_grant
 from contracts.objections import (
     accept_objection,
@@ -48,7 +57,9 @@ from contracts.sharing import (
 )
 
 __all__ = [
-    "accept_delivery", "accept_objection", "appeal_objection", "approve_request",
+    "accept_delivery", "accept_objection", "appeal_erasure", "appeal_objection",
+    "approve_erasure", "approve_request", "escalate_erasure", "refuse_erasure",
+    "request_erasure", "uphold_refusal", "withdraw_erasure",
     "cancel_order", "close_objection", "close_order", "correct_objection",
     "create_agreement", "deliver_order", "dismiss_objection", "dispute_delivery",
     "escalate_objection", "escalate_request", "expire_agreement", "expire_grant",

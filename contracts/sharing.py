@@ -11,6 +11,10 @@ By the resource's sharing attribute:
   it as well;
 - not shareable (不予共享): refused at once by the platform, citing the resource's recorded
   legal basis.
+
+The purpose is the requester's own words, personal information by default
+(``contracts.personal``): the grant carries the scenario, not a copy of the purpose, so that
+erasing the request's payload leaves no copy of it on the ledger.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
+from django.contrib.auth.models import User as Person
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
@@ -118,16 +123,16 @@ def _grant(request: SharingRequest) -> Grant:
     problem = deadlines.sharing_term_problem(request.period_from, request.period_until,
                                              calendar.local_date(common.now()))
     if problem is not None:
-        raise IllegalTransition(f"the requested period is too long: {problem[1]}; the "
-                                "requester must file a new request")
+        raise IllegalTransition(_("the requested period is too long: %(problem)s; the "
+                                  "requester must file a new request"), problem=problem[1])
     start = max(common.now(), calendar.start_of_day(request.period_from))
     until = calendar.end_of_day(request.period_until)
     if until <= start:
         raise IllegalTransition(_("the requested period ended on %(day)s; the requester must "
                                   "file a new request"), day=request.period_until)
-    purpose = f"{request.purpose} ({request.scenario})"
     return grants.create(grantee=request.requester, resource=request.resource,
-                         items=request.items.all(), purpose=purpose, valid_from=start,
+                         items=request.items.all(), purpose=request.scenario,
+                         valid_from=start,
                          valid_until=until, sharing_request=request)
 
 
@@ -184,7 +189,8 @@ def request_sharing(*, by: common.User, resource: DataResource, purpose: str, sc
     with transaction.atomic():
         request = SharingRequest.objects.create(
             requester=asking, resource=resource, period_from=period_from,
-            period_until=period_until, due=due, **cleaned,
+            period_until=period_until, due=due,
+            requested_by=by if isinstance(by, Person) else None, **cleaned,
         )
         if chosen:  # a new request: its items are added, none to remove
             SharingRequest.items.through.objects.bulk_create(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 from typing import BinaryIO, Protocol
 
 DIGEST_SIZE = 32
@@ -46,3 +47,8 @@ def sm3_file(path: str) -> str:
     """The SM3 hex digest of a file's contents."""
     with open(path, "rb") as stream:
         return sm3_stream(stream)
+
+
+def hmac_sm3_hex(key: bytes, data: bytes) -> str:
+    """HMAC-SM3 (RFC 2104 over SM3) of ``data`` under ``key``, as 64 lowercase hex."""
+    return hmac.new(key, data, "sm3").hexdigest()

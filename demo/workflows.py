@@ -3,7 +3,9 @@
 Agreements signed by both sides (their grants let demo.catalogue build its products), one
 awaiting the operator's signature and one suspended; sharing requests in every state;
 deliveries; a revoked grant; objections (one corrected, one upheld, one appealed, one
-overdue and escalated); a listed product with orders closed, disputed, contracted and
+overdue and escalated, one being handled), the citizen's with contact details, and the
+citizen's erasure requests of them (one approved, one refused and appealed, one awaiting the
+provider); a listed product with orders closed, disputed, contracted and
 cancelled. Every step goes through the services, so each is on the ledger.
 
 Two filings (a sharing request and an objection) are backdated with a demo-only clock
@@ -29,6 +31,7 @@ from contracts import (
     agreements,
     common,
     deadlines,
+    erasure,
     grants,
     objections,
     orders,
@@ -37,7 +40,15 @@ from contracts import (
     tasks,
 )
 from contracts.calendar import local_date
-from contracts.models import Grant, Objection, OperationAgreement, Order, SharingRequest
+from contracts.models import (
+    ErasureRequest,
+    ErasureTarget,
+    Grant,
+    Objection,
+    OperationAgreement,
+    Order,
+    SharingRequest,
+)
 from demo import catalogue
 from demo import participants as people
 from operators.models import Participant
@@ -209,28 +220,33 @@ def _delivery(code: str, resource: str, username: str, rows: int,
 
 # --- objections -------------------------------------------------------------------------------
 
-OBJECTIONS = [  # username, resource, ground, description, path
-    (CITIZEN, catalogue.MARKET_ENTITIES, "accuracy",
-     "本人已于上月办理法定代表人变更登记，目录数据仍显示原法定代表人。",
-     ["accept", "verify", "correct"]),
+OBJECTION_LEGAL_PERSON = "本人已于上月办理法定代表人变更登记，目录数据仍显示原法定代表人。"
+OBJECTION_ZONING = "本人住宅所在地块被标注为工业用地，与规划公示不符。"
+OBJECTION_BUS = "公交19路“西湖公园”站的首末班时间与站牌公示不一致。"
+OBJECTIONS = [  # username, resource, ground, description, path, the filer's contact details
+    (CITIZEN, catalogue.MARKET_ENTITIES, "accuracy", OBJECTION_LEGAL_PERSON,
+     ["accept", "verify", "correct"],
+     {"name": "陈先生", "phone": "13705910001", "email": ""}),
     (people.USER_TECH, catalogue.TRANSPORT_BUS, "completeness",
-     "20路公交部分站点名称为空，数据不完整。", ["accept", "verify", "uphold"]),
-    (CITIZEN, catalogue.LAND_ZONING, "accuracy",
-     "本人住宅所在地块被标注为工业用地，与规划公示不符。",
-     ["accept", "verify", "dismiss", "appeal"]),
+     "20路公交部分站点名称为空，数据不完整。", ["accept", "verify", "uphold"], None),
+    (CITIZEN, catalogue.LAND_ZONING, "accuracy", OBJECTION_ZONING,
+     ["accept", "verify", "dismiss", "appeal"],
+     {"name": "陈先生", "phone": "13705910001", "email": "chen@example.com"}),
     (people.USER_SERVICE, catalogue.TRANSPORT_PARKING, "timeliness",
-     "多个停车场剩余泊位数据超过两小时未更新。", ["overdue"]),
+     "多个停车场剩余泊位数据超过两小时未更新。", ["overdue"], None),
+    (CITIZEN, catalogue.TRANSPORT_BUS, "timeliness", OBJECTION_BUS, ["accept"],
+     {"name": "", "phone": "", "email": "chen@example.com"}),
 ]
 
 
 def _objection(username: str, resource: str, ground: str, description: str,
-               path: list[str]) -> Callable[[], str]:
+               path: list[str], contact: dict[str, str] | None) -> Callable[[], str]:
     def make() -> str:
         filer = _person(username)
         target = _resource(resource)
         with _backdated(10) if "overdue" in path else contextlib.nullcontext():
             filed = objections.file_objection(by=filer, resource=target, ground=ground,
-                                              description=description)
+                                              description=description, contact=contact)
             _filed_then(filed)
         provider = _person(PROVIDER_USER[target.provider.code])
         steps: dict[str, Callable[[], Any]] = {
@@ -252,6 +268,40 @@ def _objection(username: str, resource: str, ground: str, description: str,
         for step in path:
             steps[step]()
         return Objection.objects.get(pk=filed.pk).state
+    return make
+
+
+# --- erasure requests (个人信息删除请求) ------------------------------------------------------
+
+ERASURES = [  # the objection whose contact details the citizen wants erased, ground, reason, path
+    (OBJECTION_LEGAL_PERSON, "purpose", "异议已更正办结，无需再保留我的联系方式。", ["approve"]),
+    (OBJECTION_ZONING, "consent", "撤回对保留联系方式的同意。", ["refuse", "appeal"]),
+    (OBJECTION_BUS, "consent", "不希望继续保存我的邮箱。", []),
+]
+
+
+def _erasure(description: str, ground: str, reason: str,
+             path: list[str]) -> Callable[[], str]:
+    def make() -> str:
+        citizen = _person(CITIZEN)
+        objection = Objection.objects.select_related("resource__provider").get(
+            description=description)
+        contact = objections.contact_entry(objection)
+        assert contact is not None
+        (made,) = erasure.request_erasure(by=citizen, ground=ground, seq=contact.seq,
+                                          reason=reason)
+        provider = _person(PROVIDER_USER[objection.resource.provider.code])
+        steps: dict[str, Callable[[], Any]] = {
+            "approve": lambda: erasure.approve_erasure(by=provider, request=made),
+            "refuse": lambda: erasure.refuse_erasure(
+                by=provider, request=made,
+                reason="该异议正在复核，复核期间需保留联系方式以便告知结果"),
+            "appeal": lambda: erasure.appeal_erasure(
+                by=citizen, request=made, reason="复核结果可通过平台站内信告知，无需电话"),
+        }
+        for step in path:
+            steps[step]()
+        return ErasureRequest.objects.get(pk=made.pk).state
     return make
 
 
@@ -341,11 +391,16 @@ def load() -> Iterator[str]:
                                       deliveries__isnull=False).exists()
         yield _once(exists, _delivery(code, resource, username, rows, rules),
                     f"delivery under {code} of {resource}: {rows} rows")
-    for username, resource, ground, description, path in OBJECTIONS:
+    for username, resource, ground, description, path, contact in OBJECTIONS:
         exists = Objection.objects.filter(resource__code=resource,
                                           description=description).exists()
-        yield _once(exists, _objection(username, resource, ground, description, path),
-                    f"objection ({ground}) on {resource}")
+        yield _once(exists, _objection(username, resource, ground, description, path,
+                                       contact), f"objection ({ground}) on {resource}")
+    for description, ground, reason, path in ERASURES:
+        held = objections.contact_entry(Objection.objects.get(description=description))
+        exists = held is None or ErasureTarget.objects.filter(entry=held).exists()
+        yield _once(exists, _erasure(description, ground, reason, path),
+                    f"erasure request ({ground}) of a citizen's contact details")
     product = _product()
     for buyer_code, buyer, path in ORDERS:
         exists = Order.objects.filter(product=product, buyer__code=buyer_code).exists()
@@ -361,6 +416,7 @@ def summary() -> dict[str, Any]:
     return {
         "agreements": dict(_states(OperationAgreement)), "requests": dict(_states(SharingRequest)),
         "objections": dict(_states(Objection)), "orders": dict(_states(Order)),
+        "erasures": dict(_states(ErasureRequest)),
         "listed": DataProduct.objects.filter(status=ProductStatus.LISTED).count(),
     }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -125,11 +126,17 @@ def payload(seq: int) -> StoredPayload | None:
 
 def redaction_of(seq: int) -> tuple[int, str] | None:
     """(seq, legal basis) of the redaction entry that erased entry ``seq``'s payload."""
-    row = (Entry.objects.filter(kind="ledger.payload.redacted", subject=f"ledger/entry/{seq}")
-           .select_related("payload_row").first())
-    if row is None:
-        return None
-    return row.seq, str(parse(row.payload_row.data)["basis"])
+    return redactions_of([seq]).get(seq)
+
+
+def redactions_of(seqs: Iterable[int]) -> dict[int, tuple[int, str]]:
+    """{seq: (seq of the redaction entry, legal basis)} for the erased payloads among
+    ``seqs`` (one query: for timelines and lists)."""
+    subjects = {f"ledger/entry/{seq}": seq for seq in seqs}
+    rows = (Entry.objects.filter(kind="ledger.payload.redacted", subject__in=list(subjects))
+            .select_related("payload_row"))
+    return {subjects[row.subject]: (row.seq, str(parse(row.payload_row.data)["basis"]))
+            for row in rows}
 
 
 def statement(entry: Entry) -> dict[str, Any]:

@@ -13,8 +13,16 @@ from typing import Any
 from catalog.models import DataProduct, DataResource
 from catalog.services import RESOURCE
 from contracts.agreements import AGREEMENT
+from contracts.erasure import ERASURE
 from contracts.grants import GRANT
-from contracts.models import Grant, Objection, OperationAgreement, Order, SharingRequest
+from contracts.models import (
+    ErasureRequest,
+    Grant,
+    Objection,
+    OperationAgreement,
+    Order,
+    SharingRequest,
+)
 from contracts.objections import OBJECTION
 from contracts.orders import ORDER
 from contracts.products import PRODUCT
@@ -26,7 +34,7 @@ from operators.services import REGISTRATION
 MACHINES: dict[type[Any], Machine[Any]] = {
     Participant: REGISTRATION, DataResource: RESOURCE, DataProduct: PRODUCT,
     SharingRequest: SHARING, OperationAgreement: AGREEMENT, Grant: GRANT,
-    Objection: OBJECTION, Order: ORDER,
+    Objection: OBJECTION, Order: ORDER, ErasureRequest: ERASURE,
 }
 
 

@@ -11,7 +11,8 @@ exported for it), or an anonymous visitor (``operators.capabilities.Reader``).
 - Workflow objects are read by their parties: requester and provider of a sharing request,
   both parties of an agreement, grantee and provider of a grant (and of its deliveries),
   filer and provider of an objection, buyer, seller and notary of an order (an admitted
-  notarisation service also sees the contracted orders it may notarise).
+  notarisation service also sees the contracted orders it may notarise), the filer, the
+  data subject and the controller of an erasure request.
 - Ledger entries (their signed statements) are public. A payload is read by whoever may
   read the object it is about as a party; the public reads the payloads of public objects
   (published metadata of open resources, listed products, admitted participants) unless
@@ -36,6 +37,7 @@ from catalog import selectors as catalog
 from catalog.models import DataProduct, DataResource, ProductStatus, ResourceStatus
 from contracts.models import (
     Delivery,
+    ErasureRequest,
     Grant,
     Objection,
     OperationAgreement,
@@ -142,6 +144,19 @@ def objections(who: Who) -> QuerySet[Objection]:
     return query.filter(condition)
 
 
+def erasure_requests(who: Who) -> QuerySet[ErasureRequest]:
+    found = reader(who)
+    query = ErasureRequest.objects.select_related("controller", "filer_participant")
+    if found.oversees:
+        return query
+    if found.user is None and not found.participants:
+        return query.none()
+    condition = Q(controller__in=found.participant_ids)
+    if found.user is not None:
+        condition |= Q(filer=found.user) | Q(person=found.user)
+    return query.filter(condition)
+
+
 def orders(who: Who) -> QuerySet[Order]:
     found = reader(who)
     query = Order.objects.select_related("product", "buyer", "seller")
@@ -159,6 +174,7 @@ VISIBLE: dict[type[Model], Callable[[Who], QuerySet[Any]]] = {
     Participant: participants, DataResource: resources, DataProduct: products,
     SharingRequest: sharing_requests, OperationAgreement: agreements, Grant: grants,
     Delivery: deliveries, Objection: objections, Order: orders,
+    ErasureRequest: erasure_requests,
 }
 
 
@@ -258,6 +274,7 @@ WORKFLOW_SUBJECTS: dict[str, tuple[type[Model], str]] = {
     "contracts/sharing/": (SharingRequest, "pk"), "contracts/agreement/": (
         OperationAgreement, "code"), "contracts/grant/": (Grant, "pk"),
     "contracts/objection/": (Objection, "pk"), "contracts/order/": (Order, "code"),
+    "contracts/erasure/": (ErasureRequest, "pk"),
 }
 
 

@@ -23,6 +23,7 @@ from django.utils.translation import gettext_lazy
 
 from audit import selectors, services
 from audit.models import Verification
+from contracts import deadlines
 from contracts.models import Objection, SharingRequest
 from crypto.canonical import parse
 from kernel.errors import DomainError, InvalidInput
@@ -115,7 +116,8 @@ def bundle(request: HttpRequest) -> HttpResponseBase:
 @dataclass
 class Table:
     """One table of the dashboard, also downloadable as CSV; ``link`` gives the page each
-    row is about (rows are links)."""
+    row is about (rows are links); ``alert`` says whether its rows call for the regulator's
+    attention (default: any row)."""
 
     name: str
     title: str
@@ -123,6 +125,7 @@ class Table:
     rows: Callable[[], list[list[Any]]]
     link: Callable[[list[Any]], str] = lambda row: ""
     numeric: tuple[int, ...] = ()
+    alert: Callable[[list[list[Any]]], bool] = bool
 
 
 def _local(moment: Any) -> str:
@@ -144,6 +147,13 @@ def _tables(who: Any) -> dict[str, Table]:
         return [[o.pk, o.resource.code, o.resource.provider.name_zh, o.get_state_display(),
                  _local(o.accept_due if o.state == Objection.State.FILED else o.resolve_due),
                  _local(o.escalated_at)] for o in selectors.overdue_objections(who)]
+
+    def erasures() -> list[list[Any]]:
+        moment = timezone.now()
+        return [[r.pk, r.controller.name_zh, r.get_ground_display(), r.targets.count(),
+                 r.get_state_display(), _local(r.due),
+                 _("overdue") if deadlines.erasure_overdue(r, moment) else "",
+                 _local(r.escalated_at)] for r in selectors.open_erasures(who)]
 
     def near_expiry() -> list[list[Any]]:
         return [[d.pk, d.grant_id, d.grant.resource.code, d.grant.grantee.name_zh,
@@ -177,6 +187,11 @@ def _tables(who: Any) -> dict[str, Table]:
               [_("Objection"), _("Resource"), _("Provider"), _("State"), _("Due"),
                _("Escalated")], overdue_objections,
               lambda row: _to("contracts:objection", row[0])),
+        Table("erasures", str(gettext_lazy("Erasure requests awaiting a decision")),
+              [_("Request"), _("Controller"), _("Ground for erasure"), _("Payloads"), _("State"),
+               _("Due"), _("Overdue"), _("Escalated")], erasures,
+              lambda row: _to("privacy:erasure", row[0]), numeric=(3,),
+              alert=lambda rows: any(row[6] for row in rows)),
         Table("near-expiry", str(gettext_lazy("Deliveries within 3 days of grant expiry")),
               [_("Delivery"), _("Grant"), _("Resource"), _("Grantee"), _("Delivered"),
                _("Grant ends"), _("Rows")], near_expiry,
@@ -192,7 +207,8 @@ def _tables(who: Any) -> dict[str, Table]:
               split_views, lambda row: _to("ledger:checkpoints"), numeric=(1,)),
         Table("turnover", str(gettext_lazy("Settled turnover by seller")),
               [_("Seller code"), _("Seller"), _("Currency"), _("Orders"), _("Total")],
-              turnover, lambda row: _to("operators:detail", row[0]), numeric=(3, 4)),
+              turnover, lambda row: _to("operators:detail", row[0]), numeric=(3, 4),
+              alert=lambda rows: False),
     ]}
 
 
@@ -273,7 +289,7 @@ def regulator(request: HttpRequest) -> HttpResponse:
     tables: list[dict[str, Any]] = []
     for table in _tables(request.user).values():
         rows = table.rows()
-        tables.append({"table": table, "rows": [
+        tables.append({"table": table, "alerting": table.alert(rows), "rows": [
             {"cells": [{"value": cell, "numeric": n in table.numeric}
                        for n, cell in enumerate(row)], "url": table.link(row)}
             for row in rows]})
@@ -281,7 +297,7 @@ def regulator(request: HttpRequest) -> HttpResponse:
         "section": "regulator", "totals": selectors.totals(request.user), "tables": tables,
         "charts": _charts(request.user, since, until), "period": period, "since": since,
         "until": until, "days": (until - since).days + 1, "status": ledger.status(),
-        "alerts": sum(1 for t in tables if t["rows"] and t["table"].name != "turnover"),
+        "alerts": sum(1 for t in tables if t["alerting"]),
     })
 
 

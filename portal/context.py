@@ -30,6 +30,7 @@ def portal(request: HttpRequest) -> dict[str, Any]:
     workflow += [
         _link("contracts:objections", _("Objections"), "objections"),
         _link("catalog:products", _("Market"), "market"),
+        _link("privacy:home", _("Privacy"), "privacy"),
     ]
 
     roles = []

@@ -20,7 +20,13 @@ from django.utils.translation import gettext as _
 
 from catalog.models import DataProduct, ProductStatus
 from contracts import deadlines
-from contracts.models import Objection, OperationAgreement, Order, SharingRequest
+from contracts.models import (
+    ErasureRequest,
+    Objection,
+    OperationAgreement,
+    Order,
+    SharingRequest,
+)
 from operators import authz
 from operators.models import Participant, Status
 from policy import visibility
@@ -58,6 +64,7 @@ class Task:
 
 def _tasks() -> list[Task]:
     OS, AS, RS = Objection.State, OperationAgreement.State, Order.State
+    ES = ErasureRequest.State
 
     def objection(state: str, actions: Iterable[str], what: Callable[[], str]) -> Task:
         return Task("objection", Objection, state, frozenset(actions), what,
@@ -69,6 +76,11 @@ def _tasks() -> list[Task]:
         return Task("order", Order, state, frozenset(actions), what,
                     lambda o: f"{o.code} — {o.product.name}",
                     lambda o: reverse("contracts:order", args=[o.code]))
+
+    def erasure(state: str, actions: Iterable[str], what: Callable[[], str]) -> Task:
+        return Task("erasure", ErasureRequest, state, frozenset(actions), what,
+                    lambda r: _("Erasure request #%(n)s") % {"n": r.pk},
+                    lambda r: reverse("privacy:erasure", args=[r.pk]), lambda r: r.due)
 
     def registration(state: str) -> Task:
         return Task("registration", Participant, state, frozenset({"start_review", "admit",
@@ -92,6 +104,9 @@ def _tasks() -> list[Task]:
         objection(OS.VERIFYING, {"correct", "uphold", "dismiss"},
                   lambda: _("Resolve the objection")),
         objection(OS.APPEALED, {"close"}, lambda: _("Re-examine the appeal")),
+        erasure(ES.FILED, {"approve", "refuse"}, lambda: _("Decide the erasure request")),
+        erasure(ES.APPEALED, {"approve", "uphold"},
+                lambda: _("Re-examine the refused erasure")),
         Task("agreement", OperationAgreement, AS.DRAFT, frozenset({"sign"}),
              lambda: _("Sign the agreement"), lambda a: f"{a.code} — {a.operator.name_zh}",
              lambda a: reverse("contracts:agreement", args=[a.code])),

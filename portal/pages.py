@@ -23,8 +23,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django_stubs_ext import StrOrPromise
 
-from crypto.canonical import parse
 from kernel.errors import DomainError, InvalidInput, NotFound
+from ledger import selectors as ledger
 from ledger.models import Entry, LedgerKey
 from policy.actions import available_actions
 from portal import vocabulary
@@ -66,9 +66,13 @@ def run(request: HttpRequest, call: Callable[[], Any], done: str,
     except NotFound:
         raise
     except InvalidInput as exc:
-        target = exc.field.split("[")[0].split(".")[0]
-        owner = next((f for f in (form, *others) if f is not None and target in f.fields),
-                     None)
+        flat = exc.field.replace(".", "_")  # contact.phone is the form's contact_phone
+        forms_ = [f for f in (form, *others) if f is not None]
+        owner = next((f for f in forms_ if flat in f.fields), None)
+        target = flat
+        if owner is None:
+            target = exc.field.split("[")[0].split(".")[0]
+            owner = next((f for f in forms_ if target in f.fields), None)
         if owner is not None:
             owner.add_error(target, exc.reason)
         elif form is not None:
@@ -175,38 +179,19 @@ def paginate(request: HttpRequest, items: Any, per_page: int = 25) -> tuple[Page
 
 
 @dataclass(frozen=True)
-class Erasure:
-    """The payload of an entry was erased under ``basis`` by entry ``seq``."""
-
-    seq: int
-    basis: str
-
-
-@dataclass(frozen=True)
 class Step:
     """One ledger entry of an object's timeline: what happened in words (the machine kind
-    on hover), who did it by name, and whether its payload was erased under the law."""
+    on hover), who did it by name, and, once its payload was erased under the law, (the
+    redaction entry's seq, the legal basis)."""
 
     entry: Entry
     signer: str
     actor_name: str = ""
-    erased: Erasure | None = None
+    erased: tuple[int, str] | None = None
 
     @property
     def label(self) -> StrOrPromise:
         return vocabulary.kind_label(self.entry.kind)
-
-
-def _erasures(seqs: Iterable[int]) -> dict[int, Erasure]:
-    """Which of these entries had their payload erased, by which entry, under what basis."""
-    subjects = {f"ledger/entry/{seq}": seq for seq in seqs}
-    found = Entry.objects.filter(kind="ledger.payload.redacted", subject__in=subjects)
-    erased = {}
-    for row in found.select_related("payload_row"):
-        basis = str(parse(row.payload_row.data).get("basis", "")) if hasattr(
-            row, "payload_row") else ""
-        erased[subjects[row.subject]] = Erasure(row.seq, basis)
-    return erased
 
 
 def timeline(subjects: Iterable[str]) -> list[Step]:
@@ -217,7 +202,7 @@ def timeline(subjects: Iterable[str]) -> list[Step]:
     owners = dict(LedgerKey.objects.filter(key_id__in={e.key_id for e in entries})
                   .values_list("key_id", "name"))
     names = vocabulary.names(e.actor for e in entries)
-    erased = _erasures(e.seq for e in entries)
+    erased = ledger.redactions_of(e.seq for e in entries)
     return [Step(e, owners.get(e.key_id, "?"), names.get(e.actor, ""), erased.get(e.seq))
             for e in entries]
 

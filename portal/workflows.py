@@ -31,6 +31,7 @@ from kernel.uploads import read_upload, table_encoding
 from operators import authz, capabilities
 from operators.models import Kind, Participant
 from policy import visibility
+from portal import privacy
 from portal.pages import (
     Action,
     Button,
@@ -315,7 +316,10 @@ class DeliveryForm(forms.Form):
             self.item_names.append((name, item.name))
             self.fields[name] = forms.ChoiceField(
                 label=_("Desensitisation of %(item)s") % {"item": item.name},
-                choices=Desensitisation.choices, initial=item.desensitisation)
+                choices=Desensitisation.choices, initial=item.desensitisation,
+                help_text=_("Personal information: only %(rule)s, as the catalogue "
+                            "declares.") % {"rule": item.get_desensitisation_display()}
+                if item.personal_information else "")
 
     def rules(self) -> dict[str, str]:
         return {item: self.cleaned_data[name] for name, item in self.item_names}
@@ -417,6 +421,19 @@ class ObjectionForm(forms.Form):
         label=gettext_lazy("Grant objected to"), required=False, queryset=Grant.objects.none(),
         help_text=gettext_lazy("Only for an objection to the legitimacy of an authorisation."))
     description = forms.CharField(label=gettext_lazy("What is wrong"), widget=forms.Textarea)
+    contact_name = forms.CharField(label=gettext_lazy("Your name (optional)"), required=False,
+                                   max_length=100)
+    contact_phone = forms.CharField(
+        label=gettext_lazy("Telephone"), required=False, max_length=32,
+        help_text=gettext_lazy("A telephone number or an e-mail address lets the provider "
+                               "reach you. They are kept in a payload of their own, which you "
+                               "may have erased later; the objection stays on record."))
+    contact_email = forms.CharField(label=gettext_lazy("E-mail"), required=False,
+                                    max_length=254)
+
+    def contact(self) -> dict[str, str]:
+        return {name: self.cleaned_data.get(f"contact_{name}", "")
+                for name in objections.CONTACT_FIELDS}
 
     def __init__(self, *args: Any, user: Any, resource: DataResource | None,
                  **kwargs: Any) -> None:
@@ -443,7 +460,8 @@ def objection_new(request: HttpRequest) -> HttpResponse:
         data = form.cleaned_data
         made = run(request, lambda: services.file_objection(
             by=request.user, resource=data["resource"], ground=data["ground"],
-            description=data["description"], grant=data.get("grant")),
+            description=data["description"], grant=data.get("grant"),
+            contact=form.contact()),
             _("Objection filed on the ledger; the provider must answer it in time."), form)
         if made:
             return redirect("contracts:objection", made.pk)
@@ -481,6 +499,9 @@ def objection_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "contracts/objection_detail.html", {
         "section": "objections", "obj": obj, "actions": _objection_actions(request, obj),
         "steps": timeline([objections.subject(obj)]),
+        "contact": privacy.contact_of(request.user, obj),
+        "description_erased": privacy.description_erased(obj),
+        "is_filer": obj.filer_id == request.user.pk,
         "accept_overdue": obj.state == Objection.State.FILED
         and deadlines.objection_overdue(obj, now),
         "resolve_overdue": obj.state != Objection.State.FILED

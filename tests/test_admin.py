@@ -22,7 +22,8 @@ def admin_client() -> Client:
 
 @pytest.mark.parametrize("path", ["/admin/ledger/entry/", "/admin/ledger/ledgerkey/",
                                   "/admin/operators/participant/", "/admin/catalog/category/",
-                                  "/admin/contracts/holiday/", "/admin/contracts/grant/"])
+                                  "/admin/contracts/holiday/", "/admin/contracts/grant/",
+                                  "/admin/contracts/erasurerequest/"])
 def test_admin_lists_render(admin_client: Client, path: str) -> None:
     ledger.ensure_ledger_key()
     assert admin_client.get(path).status_code == 200

@@ -20,6 +20,7 @@ urlpatterns = [
     path("participants/", include("api.urls.participants")),
     path("catalog/", include("api.urls.catalogue")),
     path("", include("api.urls.workflows")),
+    path("", include("api.urls.erasure")),
     path("audit/", include("api.urls.audit")),
     path("regulator/", include((regulator_urlpatterns, "regulator"), namespace=None)),
 ]

@@ -16,6 +16,7 @@ regulator_urlpatterns = [
     path("summary/", api_regulator.SummaryView.as_view(), name="api-regulator-summary"),
     path("overdue/", api_regulator.OverdueView.as_view(), name="api-regulator-overdue"),
     path("anomalies/", api_regulator.AnomaliesView.as_view(), name="api-regulator-anomalies"),
+    path("erasures/", api_regulator.ErasuresView.as_view(), name="api-regulator-erasures"),
     path("exchange-log/", api_regulator.ExchangeLogView.as_view(),
          name="api-regulator-exchange-log"),
 ]

@@ -102,8 +102,8 @@ def _print_report(report: Report, as_json: bool) -> None:
         return
     for failure in report.failures:
         print(failure.line())
-    for target, by in sorted(report.redacted.items()):
-        print(f"seq {target}: payload erased by entry {by} (the entry itself verified)")
+    for line in report.erasures():
+        print(line)
     span = f"seq {report.first}..{report.last}" if report.last is not None else "no entries"
     if report.ok:
         print(f"OK: {report.entries} entries ({span}) and {report.checkpoints} checkpoints "

@@ -17,4 +17,5 @@ urlpatterns = [
     path("ledger/", include("portal.urls.ledger", namespace="ledger")),
     path("audit/", include("portal.urls.audit", namespace="audit")),
     path("participants/", include("portal.urls.operators", namespace="operators")),
+    path("privacy/", include("portal.urls.privacy", namespace="privacy")),
 ]

@@ -53,7 +53,7 @@ def test_valid_bundle_exits_0(files: dict[str, Path], ledger: Ledger) -> None:
     result = run("verify", str(files["full"]), "--workers", "2")
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.splitlines() == [
-        "seq 24: payload erased by entry 29 (the entry itself verified)",
+        "seq 24: payload erased under PIPL art. 47, entry 29 (the entry itself verified)",
         f"OK: 30 entries (seq 0..29) and 5 checkpoints verified; root {ledger.root(30).hex()}",
     ]
     assert result.stderr == ""  # no progress bar when not on a terminal
@@ -74,7 +74,8 @@ def test_json_output(files: dict[str, Path], ledger: Ledger) -> None:
     report = json.loads(result.stdout)
     failure = report.pop("failures")
     assert report == {"ok": False, "entries": 30, "checkpoints": 5, "from": 0, "to": 29,
-                      "root": ledger.root(30).hex(), "uncovered": None, "redacted": {"24": 29}}
+                      "root": ledger.root(30).hex(), "uncovered": None, "redacted": {"24": 29},
+                      "erased_under": {"24": "PIPL art. 47"}}
     assert [(f["seq"], f["code"]) for f in failure] == [(5, "payload-commitment")]
     assert set(failure[0]) == {"seq", "code", "reason"}
     assert failure[0]["reason"].startswith("statement.payload: is not SM3(salt || canonical")

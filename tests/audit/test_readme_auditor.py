@@ -1,7 +1,8 @@
 """Every command of the README's "For auditors" section runs, as written, against a real
-bundle: the docs cannot rot. "As written" means in a directory laid out like the clone (its
-``.venv`` and ``manage.py``), with nothing added to PATH and no venv activated, as a new user
-types them after ``scripts/run``."""
+bundle, and again against one exported after an erasure (whose newest entry is the
+redaction): the docs cannot rot, and an erasure breaks none of the auditor's checks. "As
+written" means in a directory laid out like the clone (its ``.venv`` and ``manage.py``), with
+nothing added to PATH and no venv activated, as a new user types them after ``scripts/run``."""
 
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ def blocks_marked(mark: str) -> list[str]:
 
 def auditor_blocks() -> list[str]:
     blocks = blocks_marked(MARK)
-    assert len(blocks) == 2, "the README lost its auditor-check blocks"
+    assert len(blocks) == 3, "the README lost its auditor-check blocks"
     return blocks
 
 
@@ -48,26 +49,46 @@ def like_the_clone(folder: Path) -> None:
         (folder / "manage.py").symlink_to(REPO_ROOT / "manage.py")
 
 
-@pytest.fixture
-def bundle_dir(tmp_path: Path, django_db_blocker, django_db_setup) -> Path:
-    """A bundle from 0: entry 0 registers the ledger key, entry 1 a participant's key, then
-    six statements by that participant; what the by-hand check should find is kept beside."""
-    with django_db_blocker.unblock():
-        from django.db import transaction
+ERASED = 4  # the seq whose payload the "erased" bundle has erased
+BASIS = "PIPL art. 47(1)(iii)"
 
-        with transaction.atomic():
-            key = ledger.issue_custodial_key(owner="91110108MA01XY2K91")
-            for number in range(6):
-                ledger.record(actor=key.owner, kind="tests.readme.step",
-                              subject=f"tests/readme/{number}", payload={"n": number})
-            audit.export_bundle(tmp_path / "bundle.zip")
-            newest = selectors.entry(7).data.encode()
-            anchor = json.loads(selectors.entry(0).data)["statement"]["key"]
-            transaction.set_rollback(True)
+
+def make_bundle(tmp_path: Path, erase: bool) -> Path:
+    """A bundle from 0: entry 0 registers the ledger key, entry 1 a participant's key, then
+    six statements by that participant (and, with ``erase``, entry 8 erasing the payload of
+    entry 4); what the by-hand checks should find is kept beside."""
+    from django.db import transaction
+
+    with transaction.atomic():
+        key = ledger.issue_custodial_key(owner="91110108MA01XY2K91")
+        for number in range(6):
+            ledger.record(actor=key.owner, kind="tests.readme.step",
+                          subject=f"tests/readme/{number}", payload={"n": number})
+        if erase:
+            ledger.redact_payload(seq=ERASED, basis=BASIS)
+        audit.export_bundle(tmp_path / "bundle.zip")
+        newest = selectors.entry(8 if erase else 7).data.encode()
+        erased = selectors.entry(ERASED).data.encode()
+        anchor = json.loads(selectors.entry(0).data)["statement"]["key"]
+        transaction.set_rollback(True)
     expected = {"leaf": hashlib.new("sm3", b"\x00" + newest).hexdigest(),
-                "commitment": json.loads(newest)["statement"]["payload"], "anchor": anchor}
+                "commitment": json.loads(newest)["statement"]["payload"], "anchor": anchor,
+                "erased_leaf": hashlib.new("sm3", b"\x00" + erased).hexdigest()}
     (tmp_path / "expected.json").write_text(json.dumps(expected))
     return tmp_path
+
+
+@pytest.fixture(params=["plain", "after an erasure"])
+def bundle_dir(request: pytest.FixtureRequest, tmp_path: Path, django_db_blocker,
+               django_db_setup) -> Path:
+    with django_db_blocker.unblock():
+        return make_bundle(tmp_path, erase=request.param != "plain")
+
+
+@pytest.fixture
+def erased_bundle_dir(tmp_path: Path, django_db_blocker, django_db_setup) -> Path:
+    with django_db_blocker.unblock():
+        return make_bundle(tmp_path, erase=True)
 
 
 def expected(bundle_dir: Path) -> dict[str, str]:
@@ -124,7 +145,8 @@ def test_the_by_hand_check_fails_for_a_tampered_statement(bundle_dir: Path) -> N
 def test_the_by_hand_commitment_differs_for_a_tampered_payload(bundle_dir: Path) -> None:
     block = auditor_blocks()[1].replace(
         "tail -n 1 bundle/payloads.jsonl > payload.line",
-        "tail -n 1 bundle/payloads.jsonl | sed 's/\"n\":5/\"n\":6/' > payload.line", 1)
+        "tail -n 1 bundle/payloads.jsonl | sed 's/^{\"payload\":{/&\"added\":1,/' > payload.line",
+        1)
     assert block != auditor_blocks()[1]
     assert run_block(auditor_blocks()[0], bundle_dir).returncode == 0
     done = run_block(block, bundle_dir)
@@ -184,3 +206,28 @@ def test_the_server_commands_run_as_written_with_the_servers_data_directory(
     assert (tmp_path / "bundle.zip").exists()
     checked = run_block(auditor_blocks()[0], tmp_path)
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_the_by_hand_check_of_an_erased_entry(erased_bundle_dir: Path) -> None:
+    for block in auditor_blocks():
+        done = run_block(block, erased_bundle_dir)
+        assert done.returncode == 0, done.stdout + done.stderr
+    assert f'"seq":{ERASED}}}\nseq {ERASED}: no payload, no salt\n' in done.stdout
+    assert json.loads((erased_bundle_dir / "redaction.json").read_text()) == {
+        "basis": BASIS, "request": None, "seq": ERASED}
+    assert f"SM3(stdin)= {expected(erased_bundle_dir)['erased_leaf']}\n" in done.stdout
+    assert done.stdout.endswith("Signature Verified Successfully\n")
+
+
+def test_the_by_hand_check_of_an_erased_entry_sees_a_payload_left_behind(
+        erased_bundle_dir: Path) -> None:
+    """Control: had the exporter left the erased payload in, the check would not say it is
+    gone."""
+    run_block(auditor_blocks()[1], erased_bundle_dir)
+    payloads = erased_bundle_dir / "bundle" / "payloads.jsonl"
+    with payloads.open("a") as out:
+        out.write(f'{{"payload":{{"n":3}},"salt":"AAAAAAAAAAAAAAAAAAAAAA==","seq":{ERASED}}}\n')
+    block = auditor_blocks()[2]
+    done = run_block(block, erased_bundle_dir)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "no payload, no salt" not in done.stdout

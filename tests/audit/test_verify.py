@@ -34,6 +34,7 @@ def test_full_bundle_verifies(ledger: Ledger) -> None:
     assert report.to_json() == {
         "ok": True, "entries": 30, "checkpoints": 5, "failures": [], "from": 0, "to": 29,
         "root": ledger.root(30).hex(), "uncovered": None, "redacted": {"24": 29},
+        "erased_under": {"24": "PIPL art. 47"},
     }
 
 

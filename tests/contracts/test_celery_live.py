@@ -2,13 +2,16 @@
 
 The test starts ``redis-server`` (Debian package ``redis-server``; scripts/test installs it)
 on a free loopback port, and ``celery -A config worker --beat`` with the tasks every second
-(SHULIAN_BEAT_SECONDS), on the same database, data dir and master key as this process.
-It then waits, at most a minute, for a grant to expire and an overdue objection to be
-escalated by them. Without redis-server the test is skipped, except when CI=true.
+(SHULIAN_BEAT_SECONDS), on the same database, data dir and master key as this process, and
+a retention of 0 days for objections' contact details (SHULIAN_RETENTION). It then waits,
+at most a minute each, for a grant to expire and an overdue objection to be escalated, and
+for the contact details of a closed objection to be erased. Without redis-server the tests
+are skipped, except when CI=true.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -29,7 +32,7 @@ from contracts import objections, sharing
 from contracts.common import now
 from contracts.models import Grant, Objection
 from ledger import services as ledger
-from ledger.models import Entry
+from ledger.models import Entry, Payload
 from tests.contracts import world as w
 
 pytestmark = pytest.mark.slow
@@ -117,6 +120,7 @@ def worker(redis_url: str, tmp_path: Path) -> Iterator[Callable[[], str]]:
         "SHULIAN_SECRET_KEY": settings.SECRET_KEY,
         "SHULIAN_LEDGER_ORIGIN": settings.SHULIAN_LEDGER_ORIGIN,
         "SHULIAN_BEAT_SECONDS": "1",
+        "SHULIAN_RETENTION": json.dumps({"contracts.objection.contact": 0}),
     }
     log_path = tmp_path / "celery.log"
     log = open(log_path, "wb")  # noqa: SIM115
@@ -142,13 +146,14 @@ def worker(redis_url: str, tmp_path: Path) -> Iterator[Callable[[], str]]:
 def test_the_beat_schedule_runs_both_tasks_and_they_start_idle() -> None:
     """(Also makes pytest-django create the test database when this module runs alone.)"""
     tasks_scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
-    assert {"contracts.tasks.escalate_overdue", "contracts.tasks.expire_grants"} <= (
-        tasks_scheduled)
+    assert {"contracts.tasks.escalate_overdue", "contracts.tasks.expire_grants",
+            "contracts.tasks.erase_expired_personal_information"} <= tasks_scheduled
     from contracts import tasks
 
     seq = w.last_seq()
-    assert tasks.escalate_overdue() == {"requests": 0, "objections": 0}
+    assert tasks.escalate_overdue() == {"requests": 0, "objections": 0, "erasures": 0}
     assert tasks.expire_grants() == {"agreements": 0, "grants": 0}
+    assert tasks.erase_expired_personal_information() == {"erased": 0}
     assert w.entries_after(seq) == [] or {e.kind for e in w.entries_after(seq)} == {
         "ledger.key.registered"}
 
@@ -197,3 +202,33 @@ def test_worker_and_beat_expire_a_grant_and_escalate_an_objection(
                                              f"contracts/objection/{filed.pk}"],
                                 kind__in=["contracts.grant.expired",
                                           "contracts.objection.escalated"]).count() == 2
+
+
+def test_worker_and_beat_erase_contact_details_past_their_retention(
+    committed_db: Any, worker: Callable[[], str]
+) -> None:
+    world = w.build()
+    filed = objections.file_objection(by=world.subject_user, resource=world.unconditional,
+                                      ground="accuracy", description="地址有误",
+                                      contact={"phone": "13800138000"})
+    contact = objections.contact_entry(filed)
+    filing = objections.filing_entry(filed)
+    assert contact is not None and filing is not None
+    time.sleep(2.5)  # beats pass: the objection is open, its filer's contact still needed
+    assert Payload.objects.get(entry=contact).data != ""
+    objections.reject_objection(by=world.provider_user, objection=filed, reason="重复提交")
+    subject = f"ledger/entry/{contact.seq}"
+
+    def erased() -> bool:
+        return (Entry.objects.filter(kind="ledger.payload.redacted", subject=subject).exists()
+                and Payload.objects.get(entry=contact).data == "")
+
+    assert wait_for(erased, WAIT_SECONDS), worker()
+    redaction = Entry.objects.get(kind="ledger.payload.redacted", subject=subject)
+    assert (redaction.actor, w.signer_of(redaction)) == (ledger.origin(), ledger.origin())
+    assert json.loads(redaction.payload_row.data)["basis"].startswith("GB/T 35273-2020 §6.1")
+    assert Payload.objects.get(entry=contact).salt == ""
+    # the objection's facts stay: its filing is kept for five years by default
+    assert Payload.objects.get(entry=filing).data != ""
+    time.sleep(2.5)
+    assert Entry.objects.filter(kind="ledger.payload.redacted", subject=subject).count() == 1

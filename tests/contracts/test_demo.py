@@ -21,7 +21,9 @@ def test_the_demo_has_every_workflow_state_and_loads_once() -> None:
     summary = workflows.summary()
     assert summary["agreements"] == {"draft": 1, "effective": 2, "suspended": 1}
     assert summary["requests"] == {"approved": 2, "pending": 2, "refused": 2, "withdrawn": 1}
-    assert summary["objections"] == {"appealed": 1, "corrected": 1, "filed": 1, "upheld": 1}
+    assert summary["objections"] == {"accepted": 1, "appealed": 1, "corrected": 1, "filed": 1,
+                                     "upheld": 1}
+    assert summary["erasures"] == {"appealed": 1, "erased": 1, "filed": 1}
     assert summary["orders"] == {"cancelled": 1, "closed": 1, "contracted": 1, "disputed": 1}
     assert summary["listed"] >= 1
     assert selectors.escalated_requests().count() == 1
@@ -30,7 +32,10 @@ def test_the_demo_has_every_workflow_state_and_loads_once() -> None:
     assert Grant.objects.filter(state=Grant.State.REVOKED).count() == 1
     assert Grant.objects.filter(state=Grant.State.SUSPENDED).count() == 1
     assert Delivery.objects.count() == 4
-    assert Objection.objects.filter(filer_participant__isnull=True).count() == 2
+    assert Objection.objects.filter(filer_participant__isnull=True).count() == 3
+    # the citizen's contact details: one erased, two still held (one refusal under appeal)
+    contacts = Entry.objects.filter(kind="contracts.objection.contact")
+    assert sorted(c.payload_row.data == "" for c in contacts) == [False, False, True]
     # demo.catalogue could build its products on the agreements' grants
     products = " ".join(lines)
     assert f"created    {catalogue.PRODUCT_CREDIT}" in products

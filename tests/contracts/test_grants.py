@@ -7,6 +7,7 @@ import json
 from datetime import timedelta
 
 import pytest
+from django.utils import translation
 
 from contracts import agreements, grants, objections, selectors, sharing, tasks
 from contracts.common import now
@@ -122,7 +123,12 @@ def test_the_catalogue_desensitisation_rule_is_enforced(world: w.World) -> None:
     error = refused(InvalidInput, lambda: deliver(world, grant,
                                                   desensitisation={"name": "none"}))
     assert "mask" in error.reason
-    deliver(world, grant, desensitisation={"name": "hash"})
+    # a personal-information item: exactly the rule its resource declares
+    with translation.override("en"):
+        error = refused(InvalidInput, lambda: deliver(world, grant,
+                                                      desensitisation={"name": "hash"}))
+    assert "personal information" in error.reason
+    deliver(world, grant, desensitisation={"name": "mask"})
 
 
 @pytest.mark.parametrize(("extra", "field"), [

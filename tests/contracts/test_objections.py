@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hmac
 from datetime import date, datetime, time, timedelta
 
 import pytest
+from django.conf import settings
 
 from catalog.models import DataResource
 from contracts import objections, selectors, sharing, tasks
@@ -38,7 +40,12 @@ def test_a_data_subject_files_through_the_platform_key(world: w.World) -> None:
     assert entry.payload_row.restricted
     payload = w.payload_of(entry)
     username = world.subject_user.get_username()
-    assert payload["filer_sm3"] == sm3_hex(username.encode())
+    # a keyed pseudonym: HMAC-SM3 of the username under a key derived from the master key
+    key = hmac.new(bytes.fromhex(settings.SHULIAN_MASTER_KEY),
+                   b"shulian/contracts/pseudonym/v1", "sm3").digest()
+    assert payload["filer_pseudonym"] == hmac.new(key, username.encode(), "sm3").hexdigest()
+    # a reader holding the payload cannot confirm a guess of the username
+    assert sm3_hex(username.encode()) not in entry.payload_row.data
     assert username not in entry.payload_row.data
     assert payload["filer"] is None
     assert filed.filer_participant is None

@@ -86,6 +86,11 @@ def cases(w: World) -> list[Case]:
              f"contracts/objection/{o['filed'].pk}", "citizen", "provider")
     workflow("merchant's objection", "objections", str(o["corrected"].pk),
              f"contracts/objection/{o['corrected'].pk}", "merchant", "provider")
+    erasure = w.erasures["filed"]
+    found.append(Case("citizen's erasure request", f"/api/v1/erasure-requests/{erasure.pk}/",
+                      "/api/v1/erasure-requests/", str(erasure.pk),
+                      f"/privacy/erasures/{erasure.pk}/", f"contracts/erasure/{erasure.pk}",
+                      _parties("citizen", "provider"), _parties("citizen", "provider")))
     for state in ("settled", "new"):
         order = w.orders[state]
         workflow(f"{state} order", "orders", order.code, f"contracts/order/{order.code}",

@@ -19,9 +19,16 @@ from django.contrib.auth.models import AbstractBaseUser
 
 from catalog import services as catalog
 from catalog.models import Category, DataProduct, DataResource
-from contracts import calendar, common, products
+from contracts import calendar, common, objections, products
 from contracts import services as contracts
-from contracts.models import Grant, Objection, OperationAgreement, Order, SharingRequest
+from contracts.models import (
+    ErasureRequest,
+    Grant,
+    Objection,
+    OperationAgreement,
+    Order,
+    SharingRequest,
+)
 from ledger import services as ledger
 from operators import services as operators
 from operators import uscc
@@ -51,6 +58,7 @@ class World:
     objections: dict[str, Objection] = field(default_factory=dict)
     product: DataProduct | None = None
     orders: dict[str, Order] = field(default_factory=dict)
+    erasures: dict[str, ErasureRequest] = field(default_factory=dict)
 
 
 def _member(world: World, key: str, party: Participant, role: str = Role.ADMIN) -> None:
@@ -167,7 +175,11 @@ def _agreement(world: World) -> None:
 def _objections(world: World) -> None:
     world.objections["filed"] = contracts.file_objection(
         by=world.users["citizen"], resource=world.resources["open"], ground="timeliness",
-        description="2025 年报未更新。")
+        description="2025 年报未更新。", contact={"phone": "13912345678"})
+    contact = objections.contact_entry(world.objections["filed"])
+    assert contact is not None
+    (world.erasures["filed"],) = contracts.request_erasure(
+        by=world.users["citizen"], ground="consent", seq=contact.seq)
     corrected = contracts.file_objection(
         by=world.users["merchant"], resource=world.resources["conditional"], ground="accuracy",
         description="企业名称登记有误。")

@@ -36,8 +36,8 @@ class Command(BaseCommand):
         else:
             for failure in report.failures:
                 self.stdout.write(failure.line())
-            for target, by in sorted(report.redacted.items()):
-                self.stdout.write(f"seq {target}: payload erased by entry {by}")
+            for line in report.erasures():
+                self.stdout.write(line)
             if report.uncovered:
                 first, last = report.uncovered
                 self.stdout.write(f"entries {first}..{last} are not yet covered by a signed "
