@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import SHOTS_DIR, Screenshots
+from tests.browser.conftest import SHOTS_DIR, Screenshots, new_person_context
 from tests.browser.test_story import TIMEOUT_MS, Actor, expect
 
 pytestmark = pytest.mark.browser
@@ -159,8 +159,7 @@ def authority_erases_on_appeal(reviewer: Actor, request_url: str, objection_url:
 def test_the_citizens_request_and_the_providers_decision(portal: str, browser: Any,
                                                         erasure_shots: Screenshots) -> None:
     def person(username: str) -> Actor:
-        context = browser.new_context(base_url=portal, locale="zh-CN",
-                                      viewport={"width": 1360, "height": 900})
+        context = new_person_context(browser, portal)  # axe-core ready on every page
         context.set_default_timeout(TIMEOUT_MS)
         actor = Actor(context.new_page())
         actor.sign_in(username)
@@ -172,3 +171,4 @@ def test_the_citizens_request_and_the_providers_decision(portal: str, browser: A
     citizen_sees_erasure(citizen, objection_url, erasure_shots)
     request_url = in_english(citizen, provider, erasure_shots)
     authority_erases_on_appeal(person(REVIEWER), request_url, objection_url, erasure_shots)
+    assert not erasure_shots.problems, "\n".join(erasure_shots.problems)
