@@ -121,15 +121,9 @@ def _check_scope(operator: Participant, resources: Sequence[DataResource],
         if item.resource_id not in codes:
             raise InvalidInput(f"items[{n}]", _("%(item)s is not in a resource in scope"),
                                item=item)
-    if term_end < term_start:
-        raise InvalidInput("term_end", _("is before the start of the term"))
-    today = calendar.local_date(common.now())
-    if term_end < today:
-        raise InvalidInput("term_end", _("has already passed"))
-    problem = deadlines.agreement_term_problem(term_start, term_end, today)
-    if problem is not None:
-        at, reason = problem
-        raise InvalidInput({"start": "term_start", "end": "term_end"}[at], reason)
+    deadlines.check_term(term_start, term_end, calendar.local_date(common.now()),
+                         fields=("term_start", "term_end"),
+                         months=deadlines.AGREEMENT_MAX_MONTHS)
 
 
 def drafter(by: Any) -> Participant:

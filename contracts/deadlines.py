@@ -23,6 +23,7 @@ from django.utils.translation import gettext_lazy as _
 
 from contracts import calendar
 from contracts.models import ErasureRequest, Grant, Objection, SharingRequest
+from kernel.errors import InvalidInput
 from kernel.times import local
 
 NEAR_EXPIRY = timedelta(days=3)
@@ -215,6 +216,27 @@ def _term_problem(start: date, end: date, n: int, today: date) -> TermProblem | 
         return "start", str(_("the term may begin %(n)s months from today at the latest "
                               "(%(latest)s)") % {"n": n, "latest": latest_start})
     return None
+
+
+def check_term(start: object, end: object, today: date, *, fields: tuple[str, str],
+               months: int, span: str = "term") -> None:
+    """The one check of a term from ``start`` to ``end`` (an agreement's term, a sharing
+    request's period): both dates, the end neither before the start nor already past
+    ``today``, and within ``months`` (see :func:`_term_problem`). InvalidInput names the
+    field at fault, ``fields`` being the names of the start and the end."""
+    for field, value in zip(fields, (start, end), strict=True):
+        if not isinstance(value, date) or isinstance(value, datetime):
+            raise InvalidInput(field, _("must be a date"))
+    assert isinstance(start, date) and isinstance(end, date)
+    if end < start:
+        raise InvalidInput(fields[1], _("is before the start of the period") if span == "period"
+                           else _("is before the start of the term"))
+    if end < today:
+        raise InvalidInput(fields[1], _("has already passed"))
+    problem = _term_problem(start, end, months, today)
+    if problem is not None:
+        at, reason = problem
+        raise InvalidInput(fields[0] if at == "start" else fields[1], reason)
 
 
 def agreement_term_problem(start: date, end: date, today: date) -> TermProblem | None:

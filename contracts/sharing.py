@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import User as Person
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
@@ -104,19 +105,9 @@ def _payload(request: SharingRequest, items: list[str] | None = None,
 
 
 def _check_period(period_from: date, period_until: date) -> None:
-    if not isinstance(period_from, date) or isinstance(period_from, datetime):
-        raise InvalidInput("period_from", _("must be a date"))
-    if not isinstance(period_until, date) or isinstance(period_until, datetime):
-        raise InvalidInput("period_until", _("must be a date"))
-    if period_until < period_from:
-        raise InvalidInput("period_until", _("is before the start of the period"))
-    today = calendar.local_date(common.now())
-    if period_until < today:
-        raise InvalidInput("period_until", _("has already passed"))
-    problem = deadlines.sharing_term_problem(period_from, period_until, today)
-    if problem is not None:
-        at, reason = problem
-        raise InvalidInput({"start": "period_from", "end": "period_until"}[at], reason)
+    deadlines.check_term(period_from, period_until, calendar.local_date(common.now()),
+                         fields=("period_from", "period_until"),
+                         months=settings.SHULIAN_SHARING_MAX_MONTHS, span="period")
 
 
 def _grant(request: SharingRequest) -> Grant:
