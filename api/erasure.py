@@ -18,11 +18,13 @@ from api.base import ApiView, Input, latest_entry
 from api.workflows import (
     MAX_ID,
     OptionalReasonInput,
+    OutcomeInput,
     ReasonInput,
     _action,
     _code,
     _detail,
     _list_view,
+    _text,
     by_id,
     with_entry_of,
 )
@@ -78,13 +80,8 @@ class ErasureInput(Input):
                                                          "data authority, without seq)")
 
 
-class ErasureOutcomeInput(Input):
-    outcome = serializers.CharField(max_length=TEXT, help_text="the re-examination's outcome")
-
-
 class OptionalOutcomeInput(Input):
-    outcome = serializers.CharField(max_length=TEXT, required=False, allow_blank=True,
-                                    default="")
+    outcome = _text(required=False, help_text="the outcome of the re-examination")
 
 
 class ErasureQuery(serializers.Serializer):
@@ -170,7 +167,7 @@ ErasureAppealView = _action(
 ErasureUpholdView = _action(
     "ErasureUpholdView", operation_id="erasure_requests_uphold",
     summary="Uphold the refusal on appeal (the data authority)", description="",
-    form=ErasureOutcomeInput,
+    form=OutcomeInput,
     call=lambda r, o, d: erasure.uphold_refusal(by=r.user, request=o, **d), **_ERASURE)
 
 
