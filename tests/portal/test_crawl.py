@@ -102,11 +102,6 @@ def loaded(django_db_setup: Any, django_db_blocker: Any) -> Iterator[None]:
         transaction.set_rollback(True)
 
 
-@pytest.fixture(autouse=True)
-def plain_static(settings: Any) -> None:
-    settings.STORAGES = {**settings.STORAGES, "staticfiles": {
-        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
-
 
 def route_of(path: str) -> str | None:
     try:

@@ -9,13 +9,12 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import transaction
 from django.test import Client, override_settings
 from django.urls import include, path
 
 from contracts import orders
 from contracts import services as contracts
-from tests.portal.scenario import World, build
+from tests.portal.scenario import World
 
 
 def _boom(request: Any) -> Any:
@@ -26,17 +25,6 @@ urlpatterns = [path("boom/", _boom), path("", include("config.urls"))]
 handler500 = "portal.errors.server_error"
 
 
-@pytest.fixture(scope="module")
-def world(django_db_setup: Any, django_db_blocker: Any) -> Any:
-    with django_db_blocker.unblock(), transaction.atomic():
-        yield build()
-        transaction.set_rollback(True)
-
-
-@pytest.fixture(autouse=True)
-def plain_static(settings: Any) -> None:
-    settings.STORAGES = {**settings.STORAGES, "staticfiles": {
-        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
 
 
 def client(world: World, who: str | None, lang: str) -> Client:

@@ -14,28 +14,13 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import transaction
 from django.test import Client
 
 from catalog.models import DataResource
 from contracts.models import Grant, Objection, OperationAgreement, Order, SharingRequest
 from ledger.models import Entry
 from operators.models import Participant, Status
-from tests.portal.scenario import PASSWORD, World, build
-
-
-@pytest.fixture(scope="module")
-def world(django_db_setup: Any, django_db_blocker: Any) -> Any:
-    with django_db_blocker.unblock(), transaction.atomic():
-        yield build()
-        transaction.set_rollback(True)
-
-
-@pytest.fixture(autouse=True)
-def plain_static(settings: Any) -> None:
-    """Templates link static files by name (no manifest from collectstatic in tests)."""
-    settings.STORAGES = {**settings.STORAGES, "staticfiles": {
-        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+from tests.portal.scenario import PASSWORD, World
 
 
 def client(world: World, who: str | None = None, lang: str = "en") -> Client:

@@ -6,7 +6,6 @@ in both languages."""
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import pytest
 from django.test import Client
@@ -15,16 +14,11 @@ from django.utils import timezone
 from contracts.models import ErasureRequest, Objection
 from ledger.models import Entry
 from tests.portal.scenario import World
-from tests.portal.test_pages import client, text, world  # noqa: F401  (the module's world)
+from tests.portal.test_pages import client, text
 
 pytestmark = pytest.mark.django_db
 PHONE = "13512340000"
 
-
-@pytest.fixture(autouse=True)
-def plain_static(settings: Any) -> None:
-    settings.STORAGES = {**settings.STORAGES, "staticfiles": {
-        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
 
 
 def file_objection(c: Client, w: World, **contact: str) -> Objection:
@@ -41,7 +35,7 @@ def contact_seq(objection: Objection) -> int:
                              subject=f"contracts/objection/{objection.pk}").seq
 
 
-def test_the_citizen_asks_and_the_provider_erases(world: World) -> None:  # noqa: F811
+def test_the_citizen_asks_and_the_provider_erases(world: World) -> None:
     citizen = client(world, "citizen", lang="zh-hans")
     filed = file_objection(citizen, world, name="周女士", phone=PHONE)
     seq = contact_seq(filed)
@@ -86,7 +80,7 @@ def test_the_citizen_asks_and_the_provider_erases(world: World) -> None:  # noqa
     assert "年报中的联系电话" in text(citizen.get(f"/workflows/objections/{filed.pk}/"))
 
 
-def test_refusal_and_appeal_through_the_pages(world: World) -> None:  # noqa: F811
+def test_refusal_and_appeal_through_the_pages(world: World) -> None:
     citizen = client(world, "citizen", lang="en")
     filed = file_objection(citizen, world, email="zhou@example.com")
     citizen.post("/privacy/erasures/new/", {"target": str(contact_seq(filed)),
@@ -111,7 +105,7 @@ def test_refusal_and_appeal_through_the_pages(world: World) -> None:  # noqa: F8
     assert re.search(r"Re-examine by</dt><dd class=\"due\">\d{4}-\d\d-\d\d", page)
 
 
-def test_bad_input_is_shown_on_the_form_in_the_users_language(world: World) -> None:  # noqa: F811
+def test_bad_input_is_shown_on_the_form_in_the_users_language(world: World) -> None:
     citizen = client(world, "citizen", lang="zh-hans")
     before = Entry.objects.count()
     page = citizen.post("/workflows/objections/new/", {
@@ -126,7 +120,7 @@ def test_bad_input_is_shown_on_the_form_in_the_users_language(world: World) -> N
     assert Entry.objects.count() == before
 
 
-def test_the_regulator_lists_erasure_requests_and_their_deadlines(world: World) -> None:  # noqa: F811
+def test_the_regulator_lists_erasure_requests_and_their_deadlines(world: World) -> None:
     made = world.erasures["filed"]
     page = text(client(world, "regulator", lang="en").get("/audit/regulator/"))
     assert "Erasure requests awaiting a decision" in page
@@ -138,7 +132,7 @@ def test_the_regulator_lists_erasure_requests_and_their_deadlines(world: World) 
     assert csv.status_code == 200 and due in csv.content.decode("utf-8-sig")
 
 
-def test_the_delivery_form_names_the_rule_a_personal_item_needs(world: World) -> None:  # noqa: F811
+def test_the_delivery_form_names_the_rule_a_personal_item_needs(world: World) -> None:
     grant = world.grants["agreement"]
     provider = client(world, "provider", lang="en")
     page = text(provider.get(f"/workflows/grants/{grant.pk}/"))
