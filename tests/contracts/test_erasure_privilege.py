@@ -5,18 +5,18 @@ trigger, and no other column of a payload may change."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from typing import Any
 
 import pytest
-from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 
 from ledger import services
 from ledger.models import Entry, Payload
-from tests.ledger.test_least_privilege import ROLE, app_role, pytestmark  # noqa: F401
+from tests.ledger.test_least_privilege import (  # noqa: F401
+    app_role,
+    as_the_application,
+    pytestmark,
+)
 
 
 def _thing(n: int) -> Entry:
@@ -40,8 +40,6 @@ def test_the_application_role_erases_only_through_a_redaction(app_role: Any) -> 
         assert info.value.pgcode == "42501"
     assert Payload.objects.get(entry=target).data != ""
 
-    db = connection.settings_dict
-    url = f"postgres://{ROLE}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
     code = (
         "import django; django.setup()\n"
         "from django.db import transaction\n"
@@ -50,13 +48,7 @@ def test_the_application_role_erases_only_through_a_redaction(app_role: Any) -> 
         f"    entry = services.redact_payload(seq={target.seq}, basis='PIPL art. 47')\n"
         "print(entry.seq)\n"
     )
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "DATABASE_URL": url,
-           "SHULIAN_DATA_DIR": str(settings.DATA_DIR),
-           "SHULIAN_MASTER_KEY": settings.SHULIAN_MASTER_KEY,
-           "SHULIAN_SECRET_KEY": settings.SECRET_KEY,
-           "SHULIAN_LEDGER_ORIGIN": settings.SHULIAN_LEDGER_ORIGIN}
-    result = subprocess.run([sys.executable, "-c", code], cwd=settings.BASE_DIR, env=env,
-                            capture_output=True, text=True, timeout=120)
+    result = as_the_application(code)
     assert result.returncode == 0, result.stderr[-2000:]
     redaction = Entry.objects.get(seq=int(result.stdout.split()[-1]))
     assert redaction.subject == f"ledger/entry/{target.seq}"

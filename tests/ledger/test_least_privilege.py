@@ -103,11 +103,23 @@ def test_the_application_role_reads_the_ledger_and_writes_its_other_tables(app_r
     assert user == ROLE and owned == 0, "the application role must own no table"
 
 
+def as_the_application(code: str) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` (after ``django.setup()``) in a process of its own, connected as the
+    application's role, as a server would be."""
+    db = connection.settings_dict
+    url = f"postgres://{ROLE}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "DATABASE_URL": url,
+           "SHULIAN_DATA_DIR": str(settings.DATA_DIR),
+           "SHULIAN_MASTER_KEY": settings.SHULIAN_MASTER_KEY,
+           "SHULIAN_SECRET_KEY": settings.SECRET_KEY,
+           "SHULIAN_LEDGER_ORIGIN": settings.SHULIAN_LEDGER_ORIGIN}
+    return subprocess.run([sys.executable, "-c", code], cwd=settings.BASE_DIR, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
 def test_the_application_appends_as_that_role(app_role: Any, tmp_path: Any) -> None:
     """The application itself, connected as the role, appends through the ledger's one
     append path (a separate process, as a server would be)."""
-    db = connection.settings_dict
-    url = f"postgres://{ROLE}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
     code = (
         "import django; django.setup()\n"
         "from django.db import transaction\n"
@@ -117,13 +129,7 @@ def test_the_application_appends_as_that_role(app_role: Any, tmp_path: Any) -> N
         "                            subject='tests/thing/2', payload={'n': 2})\n"
         "print(entry.seq)\n"
     )
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "DATABASE_URL": url,
-           "SHULIAN_DATA_DIR": str(settings.DATA_DIR),
-           "SHULIAN_MASTER_KEY": settings.SHULIAN_MASTER_KEY,
-           "SHULIAN_SECRET_KEY": settings.SECRET_KEY,
-           "SHULIAN_LEDGER_ORIGIN": settings.SHULIAN_LEDGER_ORIGIN}
-    result = subprocess.run([sys.executable, "-c", code], cwd=settings.BASE_DIR, env=env,
-                            capture_output=True, text=True, timeout=120)
+    result = as_the_application(code)
     assert result.returncode == 0, result.stderr[-2000:]
     seq = int(result.stdout.split()[-1])
     assert Entry.objects.get(seq=seq).subject == "tests/thing/2"
