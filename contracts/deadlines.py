@@ -239,11 +239,6 @@ def check_term(start: object, end: object, today: date, *, fields: tuple[str, st
         raise InvalidInput(fields[0] if at == "start" else fields[1], reason)
 
 
-def agreement_term_problem(start: date, end: date, today: date) -> TermProblem | None:
-    """What is wrong with an agreement's term from ``start`` to ``end``, or None."""
-    return _term_problem(start, end, AGREEMENT_MAX_MONTHS, today)
-
-
 def sharing_term_problem(start: date, end: date, today: date) -> TermProblem | None:
     """What is wrong with a sharing request's period (and so its grant's), or None."""
     return _term_problem(start, end, settings.SHULIAN_SHARING_MAX_MONTHS, today)
