@@ -12,7 +12,8 @@ import pytest
 
 from kernel.spreadsheet import csv_text
 from operators.models import Participant
-from tests.portal.test_pages import client, world  # noqa: F401 (the portal tests' world)
+from tests.portal.conftest import world  # noqa: F401 (the portal tests' world)
+from tests.portal.test_pages import client
 
 ATTACKS = ["=cmd|' /C calc'!A0", "+SUM(1+1)*cmd|' /C calc'!A0", "-2+3+cmd|' /C calc'!A0",
            "@SUM(1+1)*cmd|' /C calc'!A0", "\t=1+1", "\r=1+1", "=HYPERLINK(\"http://x\")"]
